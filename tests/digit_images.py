@@ -1,0 +1,55 @@
+"""Test inputs made on the spot: Bengali digits rendered from the system's Bengali fonts
+(Debian's fonts-beng, installed by `make system-deps`), placed and sized like canvas drawings."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from functools import cache
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from bengali_digit import DIGITS
+
+CANVAS = 280
+
+
+@cache
+def bengali_fonts() -> list[Path]:
+    """Font files that cover the Bengali digits, as fontconfig knows them."""
+    try:
+        out = subprocess.run(["fc-list", ":lang=bn", "file"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        out = ""
+    fonts = sorted({Path(line.split(":")[0].strip()) for line in out.splitlines() if line.strip()})
+    if not fonts:
+        raise RuntimeError("no Bengali font found: install Debian's fonts-beng (`make system-deps`)")
+    return fonts
+
+
+def render_digit(digit: int, font: Path, glyph_px: int = 170, center: tuple[int, int] = (140, 140),
+                 stroke: int = 0, size: int = CANVAS) -> Image.Image:
+    """Dark digit on a white square canvas, like the drawing page sends."""
+    image = Image.new("L", (size, size), 255)
+    draw = ImageDraw.Draw(image)
+    draw.text(center, DIGITS[digit], font=ImageFont.truetype(str(font), glyph_px), fill=0, anchor="mm",
+              stroke_width=stroke, stroke_fill=0)
+    return image
+
+
+def png_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, fmt)
+    return buf.getvalue()
+
+
+def variants(fonts: list[Path]) -> list[tuple[int, Image.Image, str]]:
+    """(digit, image, description): every digit in every font at several sizes, places and pens."""
+    out = []
+    for font in fonts:
+        for glyph_px, center, stroke in ((170, (140, 140), 0), (110, (90, 170), 3), (220, (150, 130), 6)):
+            for d in range(10):
+                image = render_digit(d, font, glyph_px, center, stroke)
+                out.append((d, image, f"{font.stem} {glyph_px}px stroke {stroke}"))
+    return out

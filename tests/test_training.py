@@ -1,0 +1,130 @@
+"""Data loaders, a one-step training run and the evaluation CLI, all on data generated here."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import ImageOps
+
+from bengali_digit import network
+from tests.digit_images import bengali_fonts, render_digit
+from training import data, evaluate, train
+
+
+def small_digits(n_per_class: int, size: int = 28, glyph_px: int = 14) -> tuple[np.ndarray, np.ndarray]:
+    """Font digits as the training file stores them: ink 255 on 0."""
+    fonts = bengali_fonts()
+    xs, ys = [], []
+    for d in range(10):
+        for i in range(n_per_class):
+            center = (size // 2 + i % 3 - 1, size // 2)
+            im = render_digit(d, fonts[i % len(fonts)], glyph_px + i % 5, center, size=size)
+            xs.append(np.asarray(ImageOps.invert(im)))
+            ys.append(d)
+    return np.stack(xs), np.array(ys, dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory):
+    """A miniature of ../shared/data: bn_digits_train.npz and canvas_val.npz in one folder."""
+    folder = tmp_path_factory.mktemp("data")
+    nx, ny = small_digits(8)
+    ix, iy = small_digits(4, glyph_px=26)
+    np.savez(folder / data.PACKED_FILE, numta_x=nx, numta_y=ny, numta_src=np.arange(len(ny)) % 4,
+             isi_x=ix, isi_y=iy)
+    cx, cy = small_digits(2, size=280, glyph_px=150)
+    np.savez(folder / data.CANVAS_FILE, x=255 - cx, y=cy, src=np.arange(len(cy)) % 2,
+             index=np.arange(len(cy), dtype=np.int32))
+    return folder
+
+
+def test_packed_loader(packed):
+    numta, isi = data.load_numta_and_isi(packed)
+    assert len(numta) == 80 and len(isi) == 40
+    assert numta.x.shape == (80, 28, 28) and set(numta.src) == {0, 1, 2, 3} and set(isi.src) == {-1}
+    same, _ = data.load_numta_and_isi(packed / data.PACKED_FILE)
+    np.testing.assert_array_equal(same.y, numta.y)
+
+
+def test_numtadb_published_layout(tmp_path):
+    """Folders training-a ... of PNGs with training-X.csv (filename, digit), dark ink on light, any size."""
+    fonts = bengali_fonts()
+    for s, count in (("a", 10), ("c", 5)):
+        (tmp_path / f"training-{s}").mkdir()
+        with open(tmp_path / f"training-{s}.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            # NumtaDB's own columns; the loader reads `filename` and `digit` by name
+            w.writerow(["original filename", "scanid", "digit", "database name original", "contributing team",
+                        "database name", "filename"])
+            for i in range(count):
+                name = f"{s}{i:05d}.png"
+                image = render_digit(i % 10, fonts[0], 120, (90, 90), size=180).convert("RGB")
+                image.save(tmp_path / f"training-{s}" / name)
+                w.writerow([f"orig{i}.jpg", i, i % 10, f"BHDDB{s}", "team", f"training-{s}", name])
+    digits = data.load_numtadb(tmp_path)
+    assert len(digits) == 15 and list(digits.y[:10]) == list(range(10))
+    assert list(np.unique(digits.src)) == [0, 2]
+    assert digits.x[0].shape == (180, 180)
+    numta, isi = data.load_numta_and_isi(tmp_path)
+    assert isi is None and len(numta) == 15
+    prepared, kept = data.prepare_all(numta.x)
+    assert kept.all() and prepared.shape == (15, 28, 28)
+
+
+def test_random_split_is_fixed_and_disjoint():
+    a_train, a_held = data.random_split(1000, 0.2)
+    _, b_held = data.random_split(1000, 0.2)
+    np.testing.assert_array_equal(a_held, b_held)
+    assert len(a_held) == 200 and not set(a_train) & set(a_held) and len(a_train) + len(a_held) == 1000
+
+
+def test_one_step_training_run(packed, tmp_path):
+    run = tmp_path / "run"
+    metrics = train.main(["--data", str(packed), "--epochs", "1", "--max-steps", "1", "--batch-size", "32",
+                          "--threads", "1", "--run-dir", str(run), "--save", str(tmp_path / "w.pt")])
+    assert metrics["history"][0]["epoch"] == 1
+    assert {"numta-20pct", "isi-10pct", "canvas", "canvas-isi", "canvas-numta"} <= set(metrics["validation"])
+    for name in ("metrics.json", "curves.png", "confusion-canvas.png", "model.pt"):
+        assert (run / name).stat().st_size > 0, name
+    model = network.load(tmp_path / "w.pt")
+    assert not model.training
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_evaluation_cli_on_a_generated_npz(tmp_path, capsys):
+    """Any npz: canvas-sized digits in both polarities, through the committed weights."""
+    x, y = small_digits(2, size=200, glyph_px=120)
+    x = np.concatenate([x, 255 - x])
+    y = np.concatenate([y, y])
+    np.savez(tmp_path / "set.npz", x=x, y=y)
+    out = tmp_path / "result.json"
+    evaluate.main([str(tmp_path / "set.npz"), "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert set(result) >= {"n", "accuracy", "per_class", "confusion"}
+    assert result["n"] == 40 and np.array(result["confusion"]).sum() == 40 - result["refused"]
+    assert len(result["per_class"]) == 10
+    printed = capsys.readouterr().out
+    assert "accuracy" in printed and "৯" in printed
+
+
+def test_redrawn_copies_keep_the_digit():
+    from training.redraw import redraw
+
+    x, _ = small_digits(1, glyph_px=18)
+    for im in x:
+        drawn = redraw(im, 0.12)
+        assert drawn.shape == (28 * 6, 28 * 6) and drawn.max() == 255
+        a, b = data.prepare_all([im, drawn])[0]
+        assert np.abs(a - b).mean() < 0.2
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = network.build("digitnet", width=8)
+    torch.save(network.checkpoint(model, "digitnet", {"width": 8}, {"note": "test"}), tmp_path / "c.pt")
+    loaded = network.load(tmp_path / "c.pt")
+    x = torch.rand(3, 1, 28, 28)
+    torch.testing.assert_close(loaded(x), model.eval()(x))

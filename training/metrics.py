@@ -1,0 +1,44 @@
+"""Accuracy, confusion and the per-class table, shared by training and the evaluation CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from bengali_digit import DIGITS
+
+
+@torch.inference_mode()
+def predict_arrays(model: nn.Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Probabilities (N, 10) for prepared images (N, 28, 28) in [0, 1]."""
+    model.eval()
+    chunks = np.array_split(x, max(1, len(x) // batch_size))
+    out = [torch.softmax(model(torch.from_numpy(b)[:, None].float()), 1) for b in chunks]
+    return torch.cat(out).numpy() if out else np.zeros((0, 10), np.float32)
+
+
+def evaluate_arrays(model: nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    pred = predict_arrays(model, x).argmax(1) if len(y) else np.zeros(0, np.int64)
+    return float((pred == y).mean()) if len(y) else float("nan"), pred
+
+
+def confusion_matrix(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Rows: true digit, columns: predicted digit."""
+    m = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(m, (y, pred), 1)
+    return m
+
+
+def per_class(confusion: np.ndarray) -> list[dict]:
+    return [
+        {"digit": d, "bengali": DIGITS[d], "n": int(confusion[d].sum()), "correct": int(confusion[d, d]),
+         "accuracy": float(confusion[d, d] / confusion[d].sum()) if confusion[d].sum() else float("nan")}
+        for d in range(10)
+    ]
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = ["digit      correct / total   accuracy"]
+    lines += [f"{r['digit']} ({r['bengali']})   {r['correct']:>9} / {r['n']:<7} {r['accuracy']:8.2%}" for r in rows]
+    return "\n".join(lines)
