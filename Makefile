@@ -1,0 +1,53 @@
+# Bengali digit recognizer: the table of contents. `make serve` and `make test` do all set-up.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA_DIR ?= ../shared/data
+WEIGHTS := weights/bengali_digit.pt
+MAR := model_store/bengali_digit.mar
+GATEWAY_PORT ?= 8000
+
+.PHONY: help serve stop test archive train evaluate lint system-deps clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+$(MAR): $(VENV)/.runtime $(WEIGHTS) handler/handler.py handler/model-config.yaml $(wildcard bengali_digit/*.py)
+	$(PY) -m handler.archive --export-path model_store
+
+archive: $(MAR)  ## build model_store/bengali_digit.mar from the committed weights
+
+serve: $(MAR)  ## start TorchServe and the gateway on 127.0.0.1, wait until ready, print the page's URL
+	GATEWAY_PORT=$(GATEWAY_PORT) $(PY) -m service.stack start
+
+stop:  ## stop what `make serve` started (by PID)
+	$(PY) -m service.stack stop
+
+system-deps:  ## Debian packages the browser and font tests need (run as root)
+	@if ! command -v chromium >/dev/null || ! fc-list | grep -qi bengali; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-beng fontconfig; \
+	  else echo "missing chromium or fonts-beng: run 'sudo make system-deps'"; exit 1; fi; fi
+
+test: $(VENV)/.dev system-deps  ## run every test (real TorchServe, real HTTP, real browser)
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.dev  ## ruff
+	$(VENV)/bin/ruff check .
+
+train: $(VENV)/.runtime  ## train the committed model (about 20 min on 2 cores) into $(WEIGHTS)
+	$(PY) -m training.train --data $(DATA_DIR) --run-dir runs/final --save $(WEIGHTS)
+
+evaluate: $(VENV)/.runtime  ## accuracy of the committed weights: make evaluate DATA=file.npz [OUT=result.json]
+	$(PY) -m training.evaluate $(or $(DATA),canvas) --data-dir $(DATA_DIR) $(if $(OUT),--out $(OUT))
+
+clean:  ## remove build outputs (not the venv, not the weights)
+	rm -rf model_store build .run runs/latest

@@ -1,0 +1,87 @@
+"""`make serve` and `make stop`: TorchServe and the gateway as background processes on loopback,
+their PIDs kept in .run/ so that `stop` stops exactly what `start` started.
+
+    python -m service.stack start [--gateway-port 8000]
+    python -m service.stack stop
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from service.processes import spawn, stop_group, wait_until
+from service.torchserve import ROOT, TorchServe
+
+RUN_DIR = ROOT / ".run"
+
+
+def pid_file(name: str) -> Path:
+    return RUN_DIR / f"{name}.pid"
+
+
+def running(name: str) -> int | None:
+    try:
+        pid = int(pid_file(name).read_text())
+        os.killpg(pid, 0)
+        return pid
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+
+
+def start(gateway_port: int) -> None:
+    t0 = time.monotonic()
+    RUN_DIR.mkdir(exist_ok=True)
+    if running("torchserve") or running("gateway"):
+        sys.exit("already running: `make stop` first")
+    ts = TorchServe(RUN_DIR / "torchserve").start()
+    pid_file("torchserve").write_text(str(ts.process.pid))
+    try:
+        waited = ts.wait_ready(timeout=180)
+    except (TimeoutError, RuntimeError) as err:
+        stop()
+        sys.exit(f"TorchServe did not come up ({err}); see {ts.log}")
+    print(f"TorchServe ready in {waited:.1f} s: inference {ts.inference}, management {ts.management}, "
+          f"metrics {ts.metrics}/metrics (log {ts.log})")
+
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    log = RUN_DIR / "gateway.log"
+    gw = spawn([str(gunicorn), "-c", str(ROOT / "gateway" / "gunicorn.conf.py"),
+                "--bind", f"127.0.0.1:{gateway_port}", "gateway:create_app()"],
+               log, env={"BDR_TORCHSERVE_URL": ts.inference}, cwd=ROOT)
+    pid_file("gateway").write_text(str(gw.pid))
+    url = f"http://127.0.0.1:{gateway_port}"
+    try:
+        wait_until(lambda: requests.get(f"{url}/readyz", timeout=2).ok, 60, "gateway",
+                   alive=lambda: gw.poll() is None)
+    except (TimeoutError, RuntimeError) as err:
+        stop()
+        sys.exit(f"gateway did not come up ({err}); see {log}")
+    print(f"Bengali digit recognizer ready in {time.monotonic() - t0:.1f} s: open {url}/ (`make stop` stops it)")
+
+
+def stop() -> None:
+    for name in ("gateway", "torchserve"):
+        pid = running(name)
+        if pid:
+            stop_group(pid)
+            print(f"stopped {name} (pid {pid})")
+        pid_file(name).unlink(missing_ok=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("action", choices=["start", "stop"])
+    p.add_argument("--gateway-port", type=int, default=int(os.environ.get("GATEWAY_PORT", 8000)),
+                   help="(default: $GATEWAY_PORT or 8000)")
+    args = p.parse_args()
+    start(args.gateway_port) if args.action == "start" else stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""One TorchServe instance from our config.properties, on the addresses it names or on others.
+
+Each instance gets its own temp dir: TorchServe keeps a pid file in the temp dir and refuses to start
+a second instance that shares it, and writes logs under the working directory unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from service.processes import spawn, stop_group, wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_NAME = "bengali_digit"
+API_KEYS = ("inference_address", "management_address", "metrics_address")
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """Java .properties with backslash line continuations, as TorchServe reads them."""
+    text = re.sub(r"\\\n\s*", "", path.read_text())
+    props = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            props[key.strip()] = value.strip()
+    return props
+
+
+def write_properties(props: dict[str, str], path: Path) -> None:
+    path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+
+
+@dataclass
+class TorchServe:
+    workdir: Path
+    model_store: Path = ROOT / "model_store"
+    config: Path = ROOT / "config.properties"
+    ports: dict[str, int] | None = None  # e.g. {"inference_address": 18080, ...}; None keeps the config's
+    overrides: dict[str, str] = field(default_factory=dict)  # config.properties keys
+    model_overrides: dict = field(default_factory=dict)  # e.g. {"minWorkers": 1, "maxBatchDelay": 50}
+    process: subprocess.Popen | None = None
+
+    def __post_init__(self) -> None:
+        props = read_properties(self.config)
+        for key, port in (self.ports or {}).items():
+            props[key] = f"http://127.0.0.1:{port}"
+        props["model_store"] = str(self.model_store.resolve())
+        props["metrics_config"] = str((self.config.parent / props.get("metrics_config", "metrics.yaml")).resolve())
+        props.update(self.overrides)
+        if self.model_overrides:
+            models = json.loads(props["models"])
+            for version in models[MODEL_NAME].values():
+                version.update(self.model_overrides)
+            props["models"] = json.dumps(models)
+        self.props = props
+
+    def url(self, api: str) -> str:
+        return self.props[f"{api}_address"]
+
+    @property
+    def inference(self) -> str:
+        return self.url("inference")
+
+    @property
+    def management(self) -> str:
+        return self.url("management")
+
+    @property
+    def metrics(self) -> str:
+        return self.url("metrics")
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "torchserve.log"
+
+    def start(self) -> TorchServe:
+        (self.workdir / "tmp").mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "config.properties"
+        write_properties(self.props, config)
+        launcher = Path(sys.executable).parent / "torchserve"
+        self.process = spawn(
+            [str(launcher), "--start", "--foreground", "--ncs", "--ts-config", str(config),
+             "--model-store", str(self.model_store.resolve())],
+            self.log,
+            env={"TMPDIR": str(self.workdir / "tmp"), "LOG_LOCATION": str(self.workdir / "logs"),
+                 "METRICS_LOCATION": str(self.workdir / "logs")},
+            cwd=self.workdir,
+        )
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def ready(self) -> bool:
+        """The model answers: at least one worker READY and /ping healthy."""
+        if requests.get(f"{self.inference}/ping", timeout=2).status_code != 200:
+            return False
+        r = requests.get(f"{self.management}/models/{MODEL_NAME}", timeout=2)
+        return r.ok and any(w["status"] == "READY" for w in r.json()[0]["workers"])
+
+    def wait_ready(self, timeout: float = 120) -> float:
+        return wait_until(self.ready, timeout, "TorchServe", alive=self.alive)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_group(self.process.pid)
+            self.process.wait(timeout=5)
+            self.process = None
+
+    def __enter__(self) -> TorchServe:
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

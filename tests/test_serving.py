@@ -1,0 +1,167 @@
+"""The model served by a real TorchServe process: formats, per-request errors inside a batch,
+scaling through the management API, and metrics."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from PIL import ImageOps
+
+from bengali_digit import DIGITS
+from service.processes import free_port
+from service.torchserve import API_KEYS, MODEL_NAME, TorchServe
+from tests.digit_images import bengali_fonts, png_bytes, render_digit
+
+FONT = bengali_fonts()[-1]
+
+
+def predict(server: TorchServe, **kwargs) -> requests.Response:
+    return requests.post(f"{server.inference}/predictions/{MODEL_NAME}", timeout=30, **kwargs)
+
+
+def check_answer(r: requests.Response, digit: int | None = None) -> dict:
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("application/json")
+    body = r.json()
+    assert set(body) == {"digit", "bengali", "confidence", "probabilities"}
+    assert len(body["probabilities"]) == 10 and abs(sum(body["probabilities"]) - 1) < 1e-3
+    assert body["bengali"] == DIGITS[body["digit"]]
+    assert body["confidence"] == max(body["probabilities"])
+    if digit is not None:
+        assert body["digit"] == digit, body
+    return body
+
+
+def check_error(r: requests.Response, status: int, code: str) -> None:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["error"] == code and body["message"]
+    assert "Traceback" not in r.text and "File \"" not in r.text
+
+
+def test_png_jpeg_dataurl_json_and_multipart_both_polarities(torchserve):
+    digit = 3
+    image = render_digit(digit, FONT, 150, (130, 150), 4)
+    for im in (image, ImageOps.invert(image)):
+        png = png_bytes(im)
+        data_url = "data:image/png;base64," + base64.b64encode(png).decode()
+        check_answer(predict(torchserve, data=png, headers={"Content-Type": "image/png"}), digit)
+        check_answer(predict(torchserve, data=png_bytes(im.convert("RGB"), "JPEG")), digit)
+        check_answer(predict(torchserve, data=data_url, headers={"Content-Type": "text/plain"}), digit)
+        check_answer(predict(torchserve, json={"image": data_url}), digit)
+        check_answer(predict(torchserve, files={"image": ("d.png", png, "image/png")}), digit)
+
+
+def test_font_digits_come_back_right(torchserve):
+    """Each digit in several fonts; at least 9 of the 10 classes must be read right in most fonts."""
+    fonts = bengali_fonts()
+    right_per_class = [0] * 10
+    for d in range(10):
+        for font in fonts:
+            body = check_answer(predict(torchserve, data=png_bytes(render_digit(d, font, 160, (140, 140), 2))))
+            right_per_class[d] += body["digit"] == d
+    classes_right = sum(r * 2 > len(fonts) for r in right_per_class)
+    print(f"font digits right per class (of {len(fonts)} fonts): {right_per_class}")
+    assert classes_right >= 9
+
+
+def test_same_input_same_answer_alone_and_in_a_batch(torchserve):
+    png = png_bytes(render_digit(6, FONT))
+    alone = check_answer(predict(torchserve, data=png))
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: check_answer(predict(torchserve, data=png)), range(16)))
+    for a in answers:
+        assert a["probabilities"] == pytest.approx(alone["probabilities"], abs=1e-5)
+
+
+@pytest.fixture(scope="module")
+def batching_server(model_store, tmp_path_factory):
+    """One worker and a long batch delay, so that concurrent requests surely share batches."""
+    server = TorchServe(tmp_path_factory.mktemp("batching"), model_store=model_store,
+                        ports={key: free_port() for key in API_KEYS},
+                        model_overrides={"minWorkers": 1, "maxWorkers": 1, "batchSize": 8, "maxBatchDelay": 300})
+    with server:
+        yield server
+
+
+def test_bad_requests_in_a_batch_get_their_own_errors(batching_server):
+    good = [(d, png_bytes(render_digit(d, FONT, 150, (140, 140), 3))) for d in (0, 2, 4, 7)]
+    bad = [
+        (b"definitely not an image", 415, "not_an_image"),
+        (png_bytes(render_digit(1, FONT))[:40], 415, "not_an_image"),
+        (png_bytes(ImageOps.invert(render_digit(1, FONT)).point(lambda _: 255)), 422, "blank_image"),
+        (json.dumps({"picture": "x"}).encode(), 400, "missing_image"),
+    ]
+    payloads = [("good", d, body) for d, body in good] + [("bad", (status, code), body) for body, status, code in bad]
+    barrier = threading.Barrier(len(payloads))
+
+    def send(item):
+        barrier.wait(timeout=10)
+        return item, predict(batching_server, data=item[2], headers={"Content-Type": "application/octet-stream"})
+
+    with ThreadPoolExecutor(len(payloads)) as pool:
+        results = list(pool.map(send, payloads))
+    batch_sizes = []
+    for (kind, expected, _), r in results:
+        if kind == "good":
+            check_answer(r, expected)
+        else:
+            check_error(r, *expected)
+        batch_sizes.append(int(r.headers["X-Batch-Size"]))
+    assert max(batch_sizes) >= 4, batch_sizes
+    describe = requests.get(f"{batching_server.management}/models/{MODEL_NAME}", timeout=5).json()[0]
+    assert [w["status"] for w in describe["workers"]] == ["READY"]
+    check_answer(predict(batching_server, data=good[0][1]), 0)
+
+
+def test_scale_workers_through_the_management_api(torchserve):
+    url = f"{torchserve.management}/models/{MODEL_NAME}"
+    original = len(requests.get(url, timeout=5).json()[0]["workers"])
+    try:
+        for n in (3, 1):
+            r = requests.put(url, params={"min_worker": n, "max_worker": n, "synchronous": "true"}, timeout=120)
+            assert r.status_code == 200, r.text
+            workers = requests.get(url, timeout=5).json()[0]["workers"]
+            assert [w["status"] for w in workers] == ["READY"] * n
+            check_answer(predict(torchserve, data=png_bytes(render_digit(9, FONT))))
+    finally:
+        requests.put(url, params={"min_worker": original, "max_worker": max(original, 4), "synchronous": "true"},
+                     timeout=120)
+
+
+def metric_total(text: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_metrics_carry_torchserve_and_our_counters_and_grow(torchserve):
+    def scrape() -> str:
+        r = requests.get(f"{torchserve.metrics}/metrics", timeout=5)
+        assert r.status_code == 200
+        return r.text
+
+    check_answer(predict(torchserve, data=png_bytes(render_digit(5, FONT))))
+    before = scrape()
+    for _ in range(3):
+        predict(torchserve, data=png_bytes(render_digit(5, FONT)))
+        predict(torchserve, data=b"not an image")
+    after = scrape()
+    assert metric_total(after, "ts_inference_requests_total") >= metric_total(before, "ts_inference_requests_total") + 6
+    for name, labels in (("DigitPredictions", {}), ("RejectedInputs", {"Reason": "not_an_image"})):
+        assert metric_total(after, name, ModelName=MODEL_NAME, **labels) >= metric_total(before, name, **labels) + 3
+    for gauge in ("PreprocessTime", "InferenceTime", "ts_queue_latency_microseconds"):
+        assert f"\n{gauge}{{" in after, gauge
+
+
+def test_ping_and_api_description(torchserve):
+    assert requests.get(f"{torchserve.inference}/ping", timeout=5).json()["status"] == "Healthy"
+    models = requests.get(f"{torchserve.management}/models", timeout=5).json()["models"]
+    assert [m["modelName"] for m in models] == [MODEL_NAME]
