@@ -1,7 +1,8 @@
 """One TorchServe instance from our config.properties, on the addresses it names or on others.
 
-Each instance gets its own temp dir: TorchServe keeps a pid file in the temp dir and refuses to start
-a second instance that shares it, and writes logs under the working directory unless told otherwise.
+Each instance gets its own temp dir: TorchServe keeps a pid file and its workers' unix sockets there
+(named by worker port, the same in every instance) and refuses to start a second instance that shares
+it; and it writes logs under the working directory unless told otherwise.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from service.processes import spawn, stop_group, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_NAME = "bengali_digit"
-API_KEYS = ("inference_address", "management_address", "metrics_address")
+# Every setting that makes TorchServe listen: give each instance its own values, or two instances clash
+# (gRPC listens on 7070/7071 unless told otherwise, even when nobody uses it).
+API_KEYS = ("inference_address", "management_address", "metrics_address", "grpc_inference_port",
+            "grpc_management_port")
 
 
 def read_properties(path: Path) -> dict[str, str]:
@@ -51,7 +55,7 @@ class TorchServe:
     def __post_init__(self) -> None:
         props = read_properties(self.config)
         for key, port in (self.ports or {}).items():
-            props[key] = f"http://127.0.0.1:{port}"
+            props[key] = f"http://127.0.0.1:{port}" if key.endswith("_address") else str(port)
         props["model_store"] = str(self.model_store.resolve())
         props["metrics_config"] = str((self.config.parent / props.get("metrics_config", "metrics.yaml")).resolve())
         props.update(self.overrides)
@@ -90,7 +94,9 @@ class TorchServe:
             [str(launcher), "--start", "--foreground", "--ncs", "--ts-config", str(config),
              "--model-store", str(self.model_store.resolve())],
             self.log,
-            env={"TMPDIR": str(self.workdir / "tmp"), "LOG_LOCATION": str(self.workdir / "logs"),
+            # TEMP moves the frontend's java.io.tmpdir, where the worker sockets (.ts.sock.<port>) live;
+            # TMPDIR moves the launcher's pid file
+            env={"TEMP": str(self.workdir / "tmp"), "TMPDIR": str(self.workdir / "tmp"), "LOG_LOCATION": str(self.workdir / "logs"),
                  "METRICS_LOCATION": str(self.workdir / "logs")},
             cwd=self.workdir,
         )
