@@ -96,8 +96,8 @@ class TorchServe:
             self.log,
             # TEMP moves the frontend's java.io.tmpdir, where the worker sockets (.ts.sock.<port>) live;
             # TMPDIR moves the launcher's pid file
-            env={"TEMP": str(self.workdir / "tmp"), "TMPDIR": str(self.workdir / "tmp"), "LOG_LOCATION": str(self.workdir / "logs"),
-                 "METRICS_LOCATION": str(self.workdir / "logs")},
+            env={"TEMP": str(self.workdir / "tmp"), "TMPDIR": str(self.workdir / "tmp"),
+                 "LOG_LOCATION": str(self.workdir / "logs"), "METRICS_LOCATION": str(self.workdir / "logs")},
             cwd=self.workdir,
         )
         return self
