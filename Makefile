@@ -32,10 +32,10 @@ serve: $(MAR)  ## start TorchServe and the gateway on 127.0.0.1, wait until read
 stop:  ## stop what `make serve` started (by PID)
 	$(PY) -m service.stack stop
 
-system-deps:  ## Debian packages the browser and font tests need (run as root)
-	@if ! command -v chromium >/dev/null || ! fc-list | grep -qi bengali; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-beng fontconfig; \
-	  else echo "missing chromium or fonts-beng: run 'sudo make system-deps'"; exit 1; fi; fi
+system-deps:  ## Debian packages the browser, font and monitoring tests need (run as root)
+	@if ! command -v chromium >/dev/null || ! fc-list | grep -qi bengali || ! command -v prometheus >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-beng fontconfig prometheus; \
+	  else echo "missing chromium, fonts-beng or prometheus: run 'sudo make system-deps'"; exit 1; fi; fi
 
 test: $(VENV)/.dev system-deps  ## run every test (real TorchServe, real HTTP, real browser)
 	$(PY) -m pytest -q
