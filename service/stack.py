@@ -13,9 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-import requests
-
-from service.processes import spawn, stop_group, wait_until
+from service.gateway import Gateway
+from service.processes import stop_group
 from service.torchserve import ROOT, TorchServe
 
 RUN_DIR = ROOT / ".run"
@@ -49,19 +48,14 @@ def start(gateway_port: int) -> None:
     print(f"TorchServe ready in {waited:.1f} s: inference {ts.inference}, management {ts.management}, "
           f"metrics {ts.metrics}/metrics (log {ts.log})")
 
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    log = RUN_DIR / "gateway.log"
-    gw = spawn([str(gunicorn), "-c", str(ROOT / "gateway" / "gunicorn.conf.py"),
-                "--bind", f"127.0.0.1:{gateway_port}", "gateway:create_app()"],
-               log, env={"BDR_TORCHSERVE_URL": ts.inference}, cwd=ROOT)
-    pid_file("gateway").write_text(str(gw.pid))
-    url = f"http://127.0.0.1:{gateway_port}"
+    gw = Gateway(RUN_DIR, ts.inference, port=gateway_port).start()
+    pid_file("gateway").write_text(str(gw.process.pid))
     try:
-        wait_until(lambda: requests.get(f"{url}/readyz", timeout=2).ok, 60, "gateway",
-                   alive=lambda: gw.poll() is None)
+        gw.wait_ready("/readyz", timeout=60)
     except (TimeoutError, RuntimeError) as err:
         stop()
-        sys.exit(f"gateway did not come up ({err}); see {log}")
+        sys.exit(f"gateway did not come up ({err}); see {gw.log}")
+    url = gw.url
     print(f"Bengali digit recognizer ready in {time.monotonic() - t0:.1f} s: open {url}/ (`make stop` stops it)")
 
 

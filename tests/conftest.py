@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from handler.archive import build_archive
+from service.gateway import Gateway
 from service.processes import free_port
 from service.torchserve import API_KEYS, TorchServe
 from training.data import DEFAULT_DATA_DIR
@@ -48,3 +49,49 @@ def pytest_runtest_makereport(item, call):
     server = item.funcargs.get("torchserve") if hasattr(item, "funcargs") else None
     if report.failed and isinstance(server, TorchServe) and server.log.exists():
         report.sections.append(("TorchServe log (tail)", server.log.read_text(errors="replace")[-6000:]))
+    for name in ("own_torchserve", "gateway", "own_gateway"):
+        other = item.funcargs.get(name) if hasattr(item, "funcargs") else None
+        if report.failed and isinstance(other, (TorchServe, Gateway)) and other.log.exists():
+            report.sections.append((f"{name} log (tail)", other.log.read_text(errors="replace")[-6000:]))
+
+
+@pytest.fixture(scope="session")
+def gateway(torchserve, tmp_path_factory):
+    """The gateway under gunicorn on a free loopback port, in front of the session's TorchServe."""
+    with Gateway(tmp_path_factory.mktemp("gateway"), torchserve.inference) as server:
+        server.wait_ready("/readyz")
+        yield server
+
+
+@pytest.fixture
+def make_torchserve(model_store, tmp_path):
+    """Start TorchServes of the test's own, ready, on free ports (`make_torchserve(**model_overrides)`,
+    one worker unless told otherwise); all stopped by PID at the end."""
+    servers: list[TorchServe] = []
+
+    def make(**model_overrides) -> TorchServe:
+        server = TorchServe(tmp_path / f"torchserve{len(servers)}", model_store=model_store,
+                            ports={key: free_port() for key in API_KEYS},
+                            model_overrides={"minWorkers": 1, "maxWorkers": 1, **model_overrides})
+        servers.append(server)
+        server.start()
+        server.wait_ready()
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def own_torchserve(make_torchserve):
+    """A TorchServe for one test alone, for tests that stop it: the session's must stay up."""
+    return make_torchserve()
+
+
+@pytest.fixture
+def own_gateway(own_torchserve, tmp_path):
+    """A gateway in front of `own_torchserve`."""
+    with Gateway(tmp_path / "gateway", own_torchserve.inference) as server:
+        server.wait_ready("/readyz")
+        yield server

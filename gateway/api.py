@@ -1,0 +1,75 @@
+"""POST /api/predict: the handler's input formats, checked for size and type here, then
+forwarded to TorchServe as plain image bytes; its answer (or its 4xx JSON) comes back as is."""
+
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, Request, Response, jsonify, request
+from PIL import Image, UnidentifiedImageError
+
+from bengali_digit.payload import image_bytes
+from bengali_digit.preprocess import MAX_PIXELS, MAX_SIDE, PreprocessError
+from gateway.upstream import client
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+# plus image/*: the body is the image. The form type is curl's default for --data-binary.
+RAW_TYPES = ("", "application/octet-stream", "application/x-www-form-urlencoded")
+
+
+@bp.post("/predict")
+def predict():
+    """One picture of a digit -> {"digit", "bengali", "confidence", "probabilities"}."""
+    image = read_image(request)
+    check_image(image)
+    answer = client().predict(image)
+    return jsonify(answer.body), answer.status
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    """Answers, errors included, are about one drawing: no cache should keep them."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def read_image(req: Request) -> bytes:
+    """The image bytes of a request in any form the handler accepts; PreprocessError otherwise.
+    Reading the body enforces MAX_CONTENT_LENGTH (413) before anything is decoded."""
+    mimetype = req.mimetype
+    if mimetype == "application/json":
+        body = req.get_json(silent=True)
+        if body is None:
+            raise PreprocessError("bad_request", "body is not valid JSON")
+        return image_bytes(body)
+    if mimetype == "multipart/form-data":
+        upload = next(iter(req.files.values()), None)
+        if upload is None:
+            raise PreprocessError("missing_image", "the form has no file field holding an image")
+        return image_bytes(upload.read())
+    if mimetype.startswith("text/"):
+        try:
+            return image_bytes(req.get_data().decode("utf-8"))
+        except UnicodeDecodeError:
+            raise PreprocessError("bad_request", "text body is not UTF-8") from None
+    if mimetype in RAW_TYPES or mimetype.startswith("image/"):
+        return image_bytes(req.get_data())
+    raise PreprocessError("unsupported_media_type",
+                          f"content type {mimetype!r} is not accepted: send image bytes, JSON "
+                          '{"image": "<data URL>"}, a data URL as text, or a multipart file')
+
+
+def check_image(data: bytes) -> None:
+    """Refuse what is no image (415) or has too many pixels (413) from the header alone: the
+    pixels are decoded once, by the handler."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Image.DecompressionBombError:
+        raise PreprocessError("image_too_large", "image has too many pixels to decode safely") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):  # what Pillow raises for junk
+        raise PreprocessError("not_an_image", "data is not an image in a format we read") from None
+    if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
+        raise PreprocessError("image_too_large",
+                              f"image is {width}×{height}; at most {MAX_SIDE} px a side and {MAX_PIXELS} pixels")

@@ -1,0 +1,157 @@
+// A square drawing pad in the manner of signature_pad: Pointer Events for mouse, touch and pen,
+// strokes kept as points in 0..1 of the pad's side so that they survive a resize and can be
+// redrawn at any resolution: on screen at devicePixelRatio, and at 280 px for the model.
+
+const PEN = 0.055; // pen width as a fraction of the side: 15 px on the 280 px image the model reads
+const INK = "#111";
+const PAPER = "#fff";
+
+export class Pad {
+  constructor(canvas, { onStrokeStart = () => {}, onStrokeEnd = () => {} } = {}) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.strokes = [];
+    this.pointerId = null; // the one pointer drawing now; a second finger is ignored
+    this.frame = 0;
+    this.onStrokeStart = onStrokeStart;
+    this.onStrokeEnd = onStrokeEnd;
+    this.handleDown = this.handleDown.bind(this);
+    this.handleMove = this.handleMove.bind(this);
+    this.handleUp = this.handleUp.bind(this);
+    this.resize = this.resize.bind(this);
+    canvas.addEventListener("pointerdown", this.handleDown);
+    canvas.addEventListener("pointermove", this.handleMove);
+    canvas.addEventListener("pointerup", this.handleUp);
+    canvas.addEventListener("pointercancel", this.handleUp);
+    this.observer = new ResizeObserver(this.resize);
+    this.observer.observe(canvas);
+    this.resize();
+  }
+
+  destroy() {
+    this.canvas.removeEventListener("pointerdown", this.handleDown);
+    this.canvas.removeEventListener("pointermove", this.handleMove);
+    this.canvas.removeEventListener("pointerup", this.handleUp);
+    this.canvas.removeEventListener("pointercancel", this.handleUp);
+    this.observer.disconnect();
+    cancelAnimationFrame(this.frame);
+  }
+
+  isEmpty() {
+    return this.strokes.length === 0;
+  }
+
+  clear() {
+    this.strokes = [];
+    this.pointerId = null;
+    this.render();
+  }
+
+  undo() {
+    this.strokes.pop();
+    this.pointerId = null;
+    this.render();
+  }
+
+  // The canvas's backing store follows its CSS size times devicePixelRatio: without that, a
+  // phone with a 3x screen shows strokes upscaled and blurry.
+  resize() {
+    const side = this.canvas.getBoundingClientRect().width;
+    const ratio = window.devicePixelRatio || 1;
+    const pixels = Math.max(1, Math.round(side * ratio));
+    if (this.canvas.width !== pixels) {
+      this.canvas.width = pixels;
+      this.canvas.height = pixels;
+    }
+    this.render();
+  }
+
+  point(event) {
+    const box = this.canvas.getBoundingClientRect();
+    return [(event.clientX - box.left) / box.width, (event.clientY - box.top) / box.height];
+  }
+
+  handleDown(event) {
+    if (this.pointerId !== null || (event.pointerType === "mouse" && event.button !== 0)) return;
+    event.preventDefault();
+    this.pointerId = event.pointerId;
+    this.canvas.setPointerCapture(event.pointerId); // keep the stroke when it leaves the pad
+    this.strokes.push([this.point(event)]);
+    this.onStrokeStart();
+    this.requestRender();
+  }
+
+  handleMove(event) {
+    if (event.pointerId !== this.pointerId) return;
+    event.preventDefault();
+    const stroke = this.strokes[this.strokes.length - 1];
+    // Coalesced events carry every position the pointer reported since the last frame:
+    // fast strokes stay round instead of turning into polygons.
+    const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+    for (const e of events.length ? events : [event]) stroke.push(this.point(e));
+    this.requestRender();
+  }
+
+  handleUp(event) {
+    if (event.pointerId !== this.pointerId) return;
+    this.pointerId = null;
+    this.requestRender();
+    this.onStrokeEnd();
+  }
+
+  requestRender() {
+    if (!this.frame) {
+      this.frame = requestAnimationFrame(() => {
+        this.frame = 0;
+        this.render();
+      });
+    }
+  }
+
+  render() {
+    const side = this.canvas.width;
+    this.ctx.setTransform(1, 0, 0, 1, 0, 0);
+    this.ctx.clearRect(0, 0, side, side);
+    drawStrokes(this.ctx, this.strokes, side);
+  }
+
+  // The drawing as the model should see it: dark ink on white, side × side pixels.
+  toBlob(side = 280) {
+    const canvas = document.createElement("canvas");
+    canvas.width = side;
+    canvas.height = side;
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = PAPER;
+    ctx.fillRect(0, 0, side, side);
+    drawStrokes(ctx, this.strokes, side);
+    return new Promise((resolve, reject) =>
+      canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("canvas export failed"))), "image/png"),
+    );
+  }
+}
+
+// Smooth strokes: a quadratic curve through the midpoints between reported positions, each
+// position serving as the control point, so that corners between samples are rounded off.
+function drawStrokes(ctx, strokes, side) {
+  ctx.lineWidth = PEN * side;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.strokeStyle = INK;
+  ctx.fillStyle = INK;
+  for (const stroke of strokes) {
+    const p = stroke.map(([x, y]) => [x * side, y * side]);
+    if (p.length === 1) {
+      ctx.beginPath();
+      ctx.arc(p[0][0], p[0][1], ctx.lineWidth / 2, 0, 2 * Math.PI);
+      ctx.fill();
+      continue;
+    }
+    ctx.beginPath();
+    ctx.moveTo(p[0][0], p[0][1]);
+    for (let i = 1; i < p.length - 1; i++) {
+      ctx.quadraticCurveTo(p[i][0], p[i][1], (p[i][0] + p[i + 1][0]) / 2, (p[i][1] + p[i + 1][1]) / 2);
+    }
+    ctx.lineTo(p[p.length - 1][0], p[p.length - 1][1]);
+    ctx.stroke();
+  }
+}

@@ -1,0 +1,73 @@
+"""Pen strokes of Bengali digits for the browser tests: polylines in 280×280 canvas pixels, the
+format of ../shared/data/canvas_val_strokes.json. Without that file, strokes are made here from a
+system font: render the digit, thin it to a one-pixel skeleton and trace the skeleton."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from skimage.morphology import skeletonize
+
+from tests.digit_images import CANVAS, render_digit
+
+Stroke = list[tuple[float, float]]
+NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+
+
+def font_strokes(digit: int, font: Path, glyph_px: int = 220, step: int = 4) -> list[Stroke]:
+    """The digit's skeleton traced into polylines, every `step`-th pixel kept."""
+    ink = np.asarray(render_digit(digit, font, glyph_px)) < 128
+    return [[*path[::step], path[-1]] for path in trace(skeletonize(ink)) if len(path) >= 6]
+
+
+def trace(skeleton: np.ndarray) -> list[Stroke]:
+    """Cover every edge of the skeleton's 8-neighbour graph with walks, each starting where a pen
+    would (an end of a line if any is left) and going as straight as it can at each junction."""
+    pixels = {(int(y), int(x)) for y, x in zip(*np.nonzero(skeleton), strict=True)}
+    edges = {frozenset((p, (p[0] + dy, p[1] + dx))) for p in pixels for dy, dx in NEIGHBOURS
+             if (p[0] + dy, p[1] + dx) in pixels}
+
+    def free(p: tuple[int, int]) -> list[tuple[int, int]]:
+        return [q for dy, dx in NEIGHBOURS if frozenset((p, q := (p[0] + dy, p[1] + dx))) in edges]
+
+    paths = []
+    while edges:
+        ends = [p for p in pixels if len(free(p)) == 1]
+        here = min(ends) if ends else min(p for p in pixels if free(p))
+        path, heading = [here], None
+        while options := free(here):
+            def turn(q, here=here, heading=heading):
+                step = (q[0] - here[0], q[1] - here[1])
+                return 0 if heading is None else -(step[0] * heading[0] + step[1] * heading[1])
+
+            nxt = min(options, key=turn)
+            edges.discard(frozenset((here, nxt)))
+            heading = (nxt[0] - here[0], nxt[1] - here[1])
+            path.append(here := nxt)
+        paths.append([(float(x), float(y)) for y, x in path])
+    return paths
+
+
+def shared_strokes(path: Path) -> dict[int, list[Stroke]]:
+    """One drawing per digit from canvas_val_strokes.json: the first redrawn from ISI, the source
+    whose redrawings are legible (NumtaDB's are coarser, some barely so)."""
+    chosen: dict[int, list[Stroke]] = {}
+    for item in json.loads(path.read_text()):
+        if item["src"] == 0 and item["label"] not in chosen:
+            chosen[item["label"]] = [[(x, y) for x, y in stroke] for stroke in item["strokes"]]
+    return dict(sorted(chosen.items()))
+
+
+def draw(strokes: list[Stroke], width: float = 15, size: int = CANVAS):
+    """The strokes drawn the way the page draws them (round pen, dark on white), for checking."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (size, size), 255)
+    pen = ImageDraw.Draw(image)
+    for stroke in strokes:
+        pen.line(stroke, fill=0, width=round(width), joint="curve")
+        for x, y in (stroke[0], stroke[-1]):
+            pen.ellipse([x - width / 2, y - width / 2, x + width / 2, y + width / 2], fill=0)
+    return image

@@ -1,0 +1,266 @@
+"""The drawing page in Debian's Chromium, driven by Playwright against the running stack (gunicorn
+and TorchServe): digits drawn with the mouse, with touch on a phone-sized screen and with a pen;
+Undo and Clear; the message when the model is down; no console errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from bengali_digit import DIGITS
+from service.gateway import Gateway
+from tests.conftest import ROOT, needs_shared_data
+from tests.digit_images import CANVAS, bengali_fonts
+from tests.strokes import Stroke, font_strokes, shared_strokes
+
+CHROMIUM = os.environ.get("BDR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+FONT = next((f for f in bengali_fonts() if f.stem == "Lohit-Bengali"), bengali_fonts()[-1])
+DESKTOP = {"viewport": {"width": 1280, "height": 800}, "device_scale_factor": 1}
+PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
+WAIT_MS = 20_000
+
+
+@dataclass
+class Tab:
+    """A page of the app and what its console said."""
+
+    page: object
+    errors: list[str] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)  # of every /api/predict response
+
+    def draw(self, strokes: list[Stroke], by: str = "mouse") -> None:
+        """Replay strokes given in 280×280 canvas pixels as pointer moves over the pad."""
+        box = self.page.locator("#pad").bounding_box()
+        scale = box["width"] / CANVAS
+        cdp = self.page.context.new_cdp_session(self.page) if by != "mouse" else None
+        for stroke in strokes:
+            points = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in stroke]
+            if by == "mouse":
+                self.page.mouse.move(*points[0])
+                self.page.mouse.down()
+                for x, y in points[1:]:
+                    self.page.mouse.move(x, y)
+                self.page.mouse.up()
+            elif by == "touch":
+                for kind, (x, y) in [("touchStart", points[0])] + [("touchMove", p) for p in points[1:]]:
+                    cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+                cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+            else:  # a pen: mouse events that say so
+                pen = {"button": "left", "pointerType": "pen", "force": 0.5}
+                cdp.send("Input.dispatchMouseEvent", {"type": "mousePressed", "x": points[0][0], "y": points[0][1],
+                                                      "clickCount": 1, **pen})
+                for x, y in points[1:]:
+                    cdp.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y, "buttons": 1, **pen})
+                cdp.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": points[-1][0],
+                                                      "y": points[-1][1], "clickCount": 1, **pen})
+        if cdp is not None:
+            cdp.detach()
+
+    def result(self, strokes: int, state: str = "done") -> dict:
+        """Wait for the page to show its answer for a drawing of `strokes` strokes, and read it."""
+        self.page.locator(f'#result[data-state="{state}"][data-strokes="{strokes}"]').wait_for(timeout=WAIT_MS)
+        return self.page.evaluate("""() => ({
+            bengali: document.getElementById("digit").textContent,
+            latin: document.getElementById("latin").textContent,
+            confidence: document.getElementById("confidence").textContent,
+            announce: document.getElementById("announce").textContent,
+            bars: [...document.querySelectorAll("#bars li")].map((li) => ({
+                label: li.querySelector(".label").textContent, pct: li.querySelector(".pct").textContent,
+                top: li.classList.contains("top"), visible: li.getBoundingClientRect().height > 0})),
+        })""")
+
+    def pointer_types(self) -> list[str]:
+        return sorted(self.page.evaluate("[...window.pointerTypes]"))
+
+    def clear(self) -> None:
+        self.page.keyboard.press("Escape")
+        self.page.locator('#result[data-state="idle"]').wait_for(timeout=WAIT_MS)
+
+    def ink(self) -> int:
+        """Painted pixels on the pad."""
+        return self.page.evaluate("""() => {
+            const c = document.getElementById("pad");
+            const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; }""")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: `sudo make system-deps` installs Debian's")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_tab(browser, url: str, device: dict) -> Tab:
+    context = browser.new_context(**device)
+    # which kinds of pointer reached the page: proof that touch and pen arrive as such
+    context.add_init_script("window.pointerTypes = new Set();"
+                            "addEventListener('pointerdown', (e) => pointerTypes.add(e.pointerType), true);")
+    page = context.new_page()
+    tab = Tab(page)
+    page.on("console", lambda m: m.type == "error" and tab.errors.append(m.text))
+    page.on("pageerror", lambda e: tab.errors.append(str(e)))
+    page.on("response", lambda r: r.url.endswith("/api/predict") and tab.statuses.append(r.status))
+    page.goto(url + "/")
+    page.locator('#result[data-state="idle"]').wait_for(timeout=WAIT_MS)
+    return tab
+
+
+@pytest.fixture
+def desktop(browser, gateway):
+    tab = open_tab(browser, gateway.url, DESKTOP)
+    yield tab
+    tab.page.context.close()
+
+
+@pytest.fixture
+def phone(browser, gateway):
+    tab = open_tab(browser, gateway.url, PHONE)
+    yield tab
+    tab.page.context.close()
+
+
+def read_digits(tab: Tab, drawings: dict[int, list[Stroke]], by: str, screenshot: str | None = None) -> list[int]:
+    """Draw each digit on a clean pad; the digits the page showed, after checking how it showed them."""
+    shown = []
+    for digit, strokes in drawings.items():
+        tab.clear()
+        tab.draw(strokes, by)
+        result = tab.result(len(strokes))
+        latin = int(result["latin"])
+        assert result["bengali"] == DIGITS[latin]
+        assert [b["label"] for b in result["bars"]] == [f"{DIGITS[d]}{d}" for d in range(10)]
+        assert all(b["visible"] for b in result["bars"])
+        assert [i for i, b in enumerate(result["bars"]) if b["top"]] == [latin]
+        assert result["confidence"].endswith("%") and result["bars"][latin]["pct"] == result["confidence"]
+        assert DIGITS[latin] in result["announce"]
+        shown.append(latin)
+        if screenshot and digit == 3:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            tab.page.screenshot(path=SCREENSHOTS / screenshot, animations="disabled")
+    print(f"{by}: drew {list(drawings)}, page showed {shown}")
+    return shown
+
+
+def right(drawings: dict[int, list[Stroke]], shown: list[int]) -> int:
+    return sum(d == s for d, s in zip(drawings, shown, strict=True))
+
+
+def font_drawings() -> dict[int, list[Stroke]]:
+    return {d: font_strokes(d, FONT) for d in range(10)}
+
+
+def test_mouse_drawn_digits(desktop):
+    drawings = font_drawings()
+    assert right(drawings, read_digits(desktop, drawings, "mouse", "desktop.png")) >= 8
+    assert desktop.pointer_types() == ["mouse"]
+    assert desktop.errors == [] and set(desktop.statuses) == {200}
+
+
+def test_shared_canvas_strokes_drawn_with_the_mouse(desktop):
+    drawings = shared_strokes(needs_shared_data("canvas_val_strokes.json"))
+    assert right(drawings, read_digits(desktop, drawings, "mouse")) >= 8
+    assert desktop.errors == [] and set(desktop.statuses) == {200}
+
+
+def test_touch_on_a_phone(phone):
+    page = phone.page
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, "the page scrolls sideways at 360 px"
+    pad = page.locator("#pad").bounding_box()
+    assert 300 <= pad["width"] <= 360 and pad["width"] == pytest.approx(pad["height"], abs=1)
+    backing = page.evaluate("document.getElementById('pad').width")
+    assert backing == pytest.approx(pad["width"] * 3, abs=2), "canvas not scaled by devicePixelRatio"
+    for button in ("#undo", "#clear"):
+        assert page.locator(button).bounding_box()["height"] >= 40
+    assert page.evaluate("getComputedStyle(document.getElementById('pad')).touchAction") == "none"
+
+    drawings = font_drawings()
+    assert right(drawings, read_digits(phone, drawings, "touch", "phone.png")) >= 8
+    digit = page.locator("#digit").bounding_box()
+    assert digit["y"] + digit["height"] <= 740, "the answer is below the fold"
+    assert phone.pointer_types() == ["touch"]
+    assert phone.errors == [] and set(phone.statuses) == {200}
+
+
+def test_pen(desktop):
+    strokes = font_strokes(4, FONT)
+    desktop.draw(strokes, "pen")
+    desktop.result(len(strokes))
+    assert desktop.pointer_types() == ["pen"]
+    assert desktop.ink() > 0 and desktop.errors == []
+
+
+def test_undo_and_clear(desktop):
+    page = desktop.page
+    seven = font_strokes(7, FONT)
+    extra = [[(40.0, 240.0), (120.0, 250.0), (240.0, 235.0)]]  # a scribble under the digit
+    desktop.draw(seven + extra)
+    desktop.result(len(seven) + 1)
+    with_scribble = desktop.ink()
+
+    page.click("#undo")
+    after_undo = desktop.result(len(seven))
+    assert 0 < desktop.ink() < with_scribble
+
+    desktop.draw(extra)
+    desktop.result(len(seven) + 1)
+    page.keyboard.press("Control+z")
+    assert desktop.result(len(seven)) == after_undo
+
+    desktop.draw(extra)
+    desktop.result(len(seven) + 1)
+    page.keyboard.press("Backspace")
+    assert desktop.result(len(seven)) == after_undo
+
+    page.click("#clear")
+    page.locator('#result[data-state="idle"]').wait_for(timeout=WAIT_MS)
+    assert desktop.ink() == 0 and page.text_content("#digit") == "?"
+    assert page.locator("#bars .top").count() == 0
+
+    page.keyboard.press("Control+z")  # nothing to undo: no request for an empty pad
+    page.keyboard.press("Escape")
+    desktop.draw(seven)
+    desktop.result(len(seven))
+    # an empty pad sent to the model would have come back 422 (blank_image)
+    assert set(desktop.statuses) == {200} and desktop.errors == []
+
+
+def test_model_down_shows_the_error_then_retry_works(browser, own_torchserve, own_gateway: Gateway):
+    tab = open_tab(browser, own_gateway.url, DESKTOP)
+    page = tab.page
+    one = font_strokes(1, FONT)
+    tab.draw(one)
+    tab.result(len(one))
+    assert page.locator("#error").is_hidden()
+
+    own_torchserve.stop()
+    extra = [[(40.0, 250.0), (240.0, 250.0)]]
+    tab.draw(extra)
+    tab.result(len(one) + 1, state="error")
+    assert page.locator("#error").is_visible()
+    assert "not answering" in page.text_content("#error")
+    assert "not answering" in page.text_content("#announce")
+    assert page.text_content("#digit") == "?"
+
+    own_torchserve.start()
+    own_torchserve.wait_ready()
+    own_gateway.wait_ready("/readyz")
+    page.click("#retry")
+    tab.result(len(one) + 1)
+    assert page.locator("#error").is_hidden()
+    assert 503 in tab.statuses and tab.statuses[-1] == 200
+    # Chromium logs every non-2xx fetch as a console error; nothing else may appear
+    assert [e for e in tab.errors if "status of 503" not in e] == []
+    page.context.close()

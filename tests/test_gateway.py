@@ -1,0 +1,201 @@
+"""The gateway under gunicorn in front of a real TorchServe: the same answers as TorchServe's own,
+input checks before forwarding, 503 when TorchServe is down or slow and recovery after, probes,
+security headers and metrics."""
+
+from __future__ import annotations
+
+import base64
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from PIL import Image
+
+from service.gateway import Gateway
+from service.torchserve import MODEL_NAME, TorchServe
+from tests.digit_images import bengali_fonts, png_bytes, render_digit
+
+FONT = bengali_fonts()[-1]
+PNG = {d: png_bytes(render_digit(d, FONT, 150, (140, 140), 3)) for d in range(10)}
+
+
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def via_gateway(gw: Gateway, **kwargs) -> requests.Response:
+    return requests.post(f"{gw.url}/api/predict", timeout=30, **kwargs)
+
+
+def direct(ts: TorchServe, **kwargs) -> requests.Response:
+    return requests.post(f"{ts.inference}/predictions/{MODEL_NAME}", timeout=30, **kwargs)
+
+
+def check_error(r: requests.Response, status: int, code: str) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["Content-Type"] == "application/json"
+    assert r.headers["Cache-Control"] == "no-store"
+    body = r.json()
+    assert body["error"] == code and body["message"], body
+    return body
+
+
+def metric(gw: Gateway, name: str, **labels: str) -> float:
+    text = requests.get(f"{gw.url}/metrics", timeout=5).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+FORMATS = {
+    "png bytes": lambda png: {"data": png, "headers": {"Content-Type": "image/png"}},
+    "octet-stream": lambda png: {"data": png, "headers": {"Content-Type": "application/octet-stream"}},
+    "json data URL": lambda png: {"json": {"image": data_url(png)}},
+    "json base64": lambda png: {"json": {"image": base64.b64encode(png).decode()}},
+    "text data URL": lambda png: {"data": data_url(png), "headers": {"Content-Type": "text/plain"}},
+    "multipart": lambda png: {"files": {"image": ("digit.png", png, "image/png")}},
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_answer_equals_torchserves_own(gateway, torchserve, fmt):
+    for d in (1, 5, 8):
+        kwargs = FORMATS[fmt](PNG[d])
+        mine, theirs = via_gateway(gateway, **kwargs), direct(torchserve, **kwargs)
+        assert mine.status_code == theirs.status_code == 200, mine.text
+        assert mine.json() == theirs.json()
+        assert mine.headers["Content-Type"] == "application/json"
+
+
+def test_concurrent_requests_each_get_their_own_answer(gateway, torchserve):
+    expected = {d: direct(torchserve, data=PNG[d]).json() for d in range(10)}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda d: (d, via_gateway(gateway, data=PNG[d]).json()), list(range(10)) * 3))
+    for d, answer in answers:
+        assert answer == expected[d]
+
+
+def test_handlers_4xx_json_is_passed_through(gateway, torchserve):
+    blank = png_bytes(Image.new("L", (280, 280), 255))
+    mine, theirs = via_gateway(gateway, data=blank), direct(torchserve, data=blank)
+    assert check_error(mine, 422, "blank_image") == theirs.json()
+
+
+@pytest.mark.parametrize(("kwargs", "code"), [
+    ({"data": b"x" * (6 * 1024 * 1024), "headers": {"Content-Type": "image/png"}}, "image_too_large"),
+    ({"data": b"x" * (4 * 1024 * 1024 + 1), "headers": {"Content-Type": "image/png"}}, "image_too_large"),
+    ({"json": {"image": "data:image/png;base64," + "A" * (5_600_000 - 100)}}, "image_too_large"),
+    ({"data": png_bytes(Image.new("1", (5000, 5000), 1))}, "image_too_large"),  # small file, 25 M pixels
+])
+def test_oversized_is_413(gateway, kwargs, code):
+    check_error(via_gateway(gateway, **kwargs), 413, code)
+
+
+@pytest.mark.parametrize(("kwargs", "code"), [
+    ({"data": b"<digit/>", "headers": {"Content-Type": "application/xml"}}, "unsupported_media_type"),
+    ({"data": b"{}", "headers": {"Content-Type": "application/x-ndjson"}}, "unsupported_media_type"),
+    ({"data": {"image": "x"}}, "not_an_image"),  # a urlencoded form, curl's default type
+    ({"data": b"definitely not an image", "headers": {"Content-Type": "image/png"}}, "not_an_image"),
+    ({"data": PNG[3][:40], "headers": {"Content-Type": "image/png"}}, "not_an_image"),
+    ({"json": {"image": "data:text/html;base64," + base64.b64encode(b"<p>3</p>").decode()}}, "unsupported_media_type"),
+])
+def test_wrong_type_is_415(gateway, kwargs, code):
+    check_error(via_gateway(gateway, **kwargs), 415, code)
+
+
+@pytest.mark.parametrize(("kwargs", "code"), [
+    ({"data": b"{not json", "headers": {"Content-Type": "application/json"}}, "bad_request"),
+    ({"json": {"picture": data_url(PNG[2])}}, "missing_image"),
+    ({"json": {"image": "data:image/png;base64,@@@"}}, "bad_base64"),
+    ({"data": b"", "headers": {"Content-Type": "image/png"}}, "empty_input"),
+])
+def test_malformed_is_400(gateway, kwargs, code):
+    check_error(via_gateway(gateway, **kwargs), 400, code)
+
+
+@pytest.mark.parametrize("path", ["/models", f"/predictions/{MODEL_NAME}", "/ping", "/api/models",
+                                  f"/api/models/{MODEL_NAME}", "/api/predict/../../models"])
+def test_nothing_but_predictions_reaches_torchserve(gateway, path):
+    for method in ("GET", "POST", "PUT", "DELETE"):
+        r = requests.request(method, gateway.url + path, timeout=5)
+        assert r.status_code in (404, 405), (method, path, r.text)
+        assert r.json()["error"] in ("not_found", "method_not_allowed")
+
+
+def test_probes(gateway):
+    assert requests.get(f"{gateway.url}/healthz", timeout=5).json() == {"status": "ok"}
+    assert requests.get(f"{gateway.url}/readyz", timeout=30).json() == {"status": "ready"}
+
+
+@pytest.mark.parametrize("path", ["/", "/static/app.js", "/api/predict", "/healthz", "/nowhere"])
+def test_security_headers(gateway, path):
+    r = requests.post(gateway.url + path, data=PNG[4], timeout=30) if path == "/api/predict" else \
+        requests.get(gateway.url + path, timeout=5)
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "default-src 'none'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_page_loads_only_its_own_files(gateway):
+    page = requests.get(gateway.url + "/", timeout=5)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    html = page.text
+    assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None, "inline script"
+    assert re.search(r"\son[a-z]+=", html) is None, "inline event handler"
+    assert re.search(r"\sstyle=", html) is None, "inline style"
+    assert "//" not in "".join(re.findall(r'(?:src|href)="([^"]*)"', html)), "a file from another origin"
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert len(assets) >= 3
+    for asset in [*assets, "/static/pad.js"]:
+        assert requests.get(gateway.url + asset, timeout=5).status_code == 200, asset
+
+
+def test_metrics_count_every_worker(gateway):
+    before = metric(gateway, "gateway_requests_total", endpoint="/api/predict", status="200")
+    timed = metric(gateway, "gateway_request_duration_seconds_count", endpoint="/api/predict")
+    n = 12
+    with ThreadPoolExecutor(4) as pool:  # spread over both workers and their threads
+        assert all(r.ok for r in pool.map(lambda _: via_gateway(gateway, data=PNG[7]), range(n)))
+    assert metric(gateway, "gateway_requests_total", endpoint="/api/predict", status="200") == before + n
+    assert metric(gateway, "gateway_request_duration_seconds_count", endpoint="/api/predict") == timed + n
+    text = requests.get(f"{gateway.url}/metrics", timeout=5).text
+    assert "# TYPE gateway_request_duration_seconds histogram" in text
+    assert 'gateway_request_duration_seconds_bucket{endpoint="/api/predict",le="0.05"}' in text
+
+
+def test_torchserve_down_then_back_without_restarting_the_gateway(own_torchserve, own_gateway):
+    ts, gw = own_torchserve, own_gateway
+    pid = gw.process.pid
+    assert via_gateway(gw, data=PNG[6]).json() == direct(ts, data=PNG[6]).json()
+
+    ts.stop()
+    r = via_gateway(gw, data=PNG[6])
+    body = check_error(r, 503, "model_unavailable")
+    assert body["reason"] == "connect" and int(r.headers["Retry-After"]) > 0
+    ready = requests.get(f"{gw.url}/readyz", timeout=10)
+    assert ready.status_code == 503 and ready.json()["status"] == "not_ready" and "Retry-After" in ready.headers
+    assert requests.get(f"{gw.url}/healthz", timeout=5).status_code == 200
+    assert metric(gw, "gateway_upstream_errors_total", reason="connect") >= 2
+    assert "# TYPE gateway_upstream_errors_total counter" in requests.get(f"{gw.url}/metrics", timeout=5).text
+
+    ts.start()
+    ts.wait_ready()
+    gw.wait_ready("/readyz", timeout=30)
+    assert via_gateway(gw, data=PNG[6]).json() == direct(ts, data=PNG[6]).json()
+    assert gw.process.pid == pid and gw.alive()
+
+
+def test_slow_torchserve_is_503(make_torchserve, tmp_path):
+    """A TorchServe that holds every request for its 2 s batch delay, behind a gateway that waits 0.3 s."""
+    slow = make_torchserve(batchSize=8, maxBatchDelay=2000)
+    with Gateway(tmp_path / "gateway", slow.inference, settings={"BDR_READ_TIMEOUT": "0.3"}) as gw:
+        r = via_gateway(gw, data=PNG[0])
+        assert check_error(r, 503, "model_unavailable")["reason"] == "read_timeout"
+        assert "Retry-After" in r.headers
+        assert requests.get(f"{gw.url}/readyz", timeout=10).json() == {"status": "not_ready", "reason": "read_timeout"}
+        assert metric(gw, "gateway_upstream_errors_total", reason="read_timeout") >= 2
