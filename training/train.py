@@ -48,14 +48,15 @@ def build_datasets(args) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[np.nda
     val_raw = {numta_name: numta.subset(numta_val)}
     if isi is not None:
         isi_train, isi_val = data.random_split(len(isi), 0.1)
-        parts.append(isi.subset(np.array([i for i in isi_train if i not in held[0]], dtype=np.int64)))
+        isi_rows = np.array([i for i in isi_train if i not in held[0]], dtype=np.int64)
+        parts.append(isi.subset(np.tile(isi_rows, args.isi_repeat)))
         val_raw["isi-10pct"] = isi.subset(isi_val)
     train = data.concat(parts)
 
     images = [train.x]
     labels = [train.y]
     if args.redraw:
-        images.append(redraw.redraw_all(train.x, seed=args.seed))
+        images.append(redraw.redraw_all(train.x, seed=args.seed, low=args.pen_range[0], high=args.pen_range[1]))
         labels.append(train.y)
     x_parts, y_parts = [], []
     for xs, ys in zip(images, labels, strict=True):
@@ -104,6 +105,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--ema", type=float, default=0.999, help="weight EMA decay; the EMA is saved (default: 0.999)")
     p.add_argument("--aug-chunk", type=int, default=8, help="images sharing one augmentation draw (default: 8)")
     p.add_argument("--no-redraw", dest="redraw", action="store_false", help="skip canvas-style redrawn copies")
+    p.add_argument("--isi-repeat", type=int, default=1, help="copies of each ISI training image (default: 1)")
+    p.add_argument("--pen-range", type=float, nargs=2, default=(0.05, 0.2), metavar=("LOW", "HIGH"),
+                   help="pen width of redrawn copies, as a fraction of the digit's size (default: 0.05 0.2)")
     p.add_argument("--holdout-source", choices=list("abcd"), help="hold one NumtaDB source out entirely")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default: 2, this machine's cores)")
     p.add_argument("--seed", type=int, default=0, help="(default: 0)")
