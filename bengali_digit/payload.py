@@ -55,7 +55,7 @@ def image_bytes(body: object) -> bytes:
         if text.startswith("{"):
             try:
                 parsed = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
                 raise PreprocessError("bad_request", "body looks like JSON but does not parse") from None
             if not isinstance(parsed, dict):
                 raise PreprocessError("bad_request", 'JSON body must be an object with an "image" field')
@@ -76,7 +76,9 @@ def from_text(text: str) -> bytes:
         if not sep or ";base64" not in header:
             raise PreprocessError("bad_base64", "data URL must be base64-encoded: data:image/png;base64,...")
         if not mime.startswith("image/"):
-            raise PreprocessError("unsupported_media_type", f"data URL type {mime or 'missing'!r} is not an image type")
+            # the type is the client's text: cut short, so that the message cannot carry megabytes back
+            raise PreprocessError("unsupported_media_type",
+                                  f"data URL type {mime[:40] or 'missing'!r} is not an image type")
     try:
         data = base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):

@@ -39,7 +39,10 @@ def read_image(req: Request) -> bytes:
     Reading the body enforces MAX_CONTENT_LENGTH (413) before anything is decoded."""
     mimetype = req.mimetype
     if mimetype == "application/json":
-        body = req.get_json(silent=True)
+        try:
+            body = req.get_json(silent=True)
+        except RecursionError:  # nested deeper than the parser goes; silent=True catches ValueError only
+            body = None
         if body is None:
             raise PreprocessError("bad_request", "body is not valid JSON")
         return image_bytes(body)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from http import HTTPStatus
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,11 @@ class BengaliDigitHandler(BaseHandler):
                 slots.append(idx)
             except PreprocessError as err:
                 outputs[idx] = self.refuse(idx, err)
+            except Exception:  # a bug on one input fails that request alone, not its whole batch (503)
+                logger.exception("unexpected error preparing request %d", idx)
+                context.set_response_status(500, HTTPStatus(500).phrase, idx)
+                self.record("RejectedInputs", 1, [self.model_name, "internal_error"], MetricTypes.COUNTER)
+                outputs[idx] = {"error": "internal_error", "message": "the server failed on this input; it is logged"}
         t1 = time.perf_counter()
         if images:
             with torch.inference_mode():
@@ -79,7 +85,10 @@ class BengaliDigitHandler(BaseHandler):
         }
 
     def refuse(self, idx: int, err: PreprocessError) -> dict:
-        self.context.set_response_status(err.status, err.message, idx)
+        # The HTTP reason phrase is the standard one, never our message: TorchServe 0.12 frames the phrase
+        # by its length in characters but sends it as UTF-8, so a non-ASCII phrase ("image is 1×10000")
+        # desynchronises the worker's socket and the frontend kills the worker. The message is in the body.
+        self.context.set_response_status(err.status, HTTPStatus(err.status).phrase, idx)
         self.record("RejectedInputs", 1, [self.model_name, err.code], MetricTypes.COUNTER)
         return {"error": err.code, "message": err.message}
 

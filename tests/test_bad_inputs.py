@@ -1,0 +1,99 @@
+"""The bad-input corpus (tests/bad_inputs.py) sent to a real TorchServe and through a real gateway:
+each kind gets its stated answer, a JSON error that names the problem or a right prediction, with no
+stack trace or server path in it; and afterwards the same workers are alive and a good request works."""
+
+from __future__ import annotations
+
+import re
+
+import psutil
+import pytest
+import requests
+
+from bengali_digit import DIGITS
+from service.gateway import Gateway
+from service.processes import wait_until
+from service.torchserve import MODEL_NAME, TorchServe
+from tests.bad_inputs import BY_NAME, CASES, Case, Raw, good_png
+
+# What a response must never show: a Python or Java stack trace, a source file, a server path.
+LEAK = re.compile(r'Traceback|File "|\.py\b|site-packages|/work/|/tmp/|/usr/|/home/|\bat (org|java|io)\.')
+
+
+def send(url: str, raw: Raw) -> requests.Response:
+    return requests.request(raw.method, url, headers=raw.headers, data=raw.body, timeout=60)
+
+
+def check_answer(r: requests.Response, expected: tuple[int, str | None], digit: int | None) -> None:
+    status, code = expected
+    assert r.status_code == status, r.text[:300]
+    assert not LEAK.search(r.text), r.text[:300]
+    if code == "":  # TorchServe's frontend refusing an oversized body before any handler sees it
+        assert r.content == b""
+        return
+    assert r.headers["Content-Type"].startswith("application/json"), r.headers
+    body = r.json()
+    if code is None:
+        assert set(body) == {"digit", "bengali", "confidence", "probabilities"}
+        assert body["digit"] == digit and body["bengali"] == DIGITS[digit], body
+    else:
+        assert body["error"] == code, body
+        assert isinstance(body["message"], str) and body["message"], body
+
+
+def worker_pids(ts: TorchServe) -> dict[int, str]:
+    """TorchServe's workers by PID, with their status."""
+    describe = requests.get(f"{ts.management}/models/{MODEL_NAME}", timeout=10).json()[0]
+    return {w["pid"]: w["status"] for w in describe["workers"]}
+
+
+def all_workers_ready(ts: TorchServe) -> dict[int, str]:
+    """The workers once every one is READY: TorchServe counts as ready when its first worker is,
+    and lists the others as UNLOADING while they are still loading."""
+    wait_until(lambda: set(worker_pids(ts).values()) == {"READY"}, 60, "every TorchServe worker")
+    return worker_pids(ts)
+
+
+def gunicorn_pids(gw: Gateway) -> set[int]:
+    return {p.pid for p in psutil.Process(gw.process.pid).children()}
+
+
+def check_still_serving(url: str) -> None:
+    r = requests.post(url, data=good_png(), headers={"Content-Type": "image/png"}, timeout=30)
+    assert r.status_code == 200 and r.json()["digit"] == 3, r.text
+
+
+def test_the_corpus_has_every_kind_the_issue_names():
+    assert len(CASES) >= 25 and len({c.name for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_torchserve_answers(torchserve, case: Case):
+    before = all_workers_ready(torchserve)
+    url = f"{torchserve.inference}/predictions/{MODEL_NAME}"
+    check_answer(send(url, case.request()), case.torchserve, case.digit)
+    assert worker_pids(torchserve) == before, "a worker died or restarted"
+    check_still_serving(url)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_gateway_answers(gateway, torchserve, case: Case):
+    ts_before, gw_before = all_workers_ready(torchserve), gunicorn_pids(gateway)
+    url = f"{gateway.url}/api/predict"
+    r = send(url, case.request())
+    check_answer(r, case.gateway, case.digit)
+    if case.request().method == "POST":  # a 405 is the router's, before the API's no-store hook
+        assert r.headers["Cache-Control"] == "no-store"
+    assert worker_pids(torchserve) == ts_before, "a TorchServe worker died or restarted"
+    assert gunicorn_pids(gateway) == gw_before, "a gunicorn worker died or restarted"
+    check_still_serving(url)
+
+
+def test_refused_large_body_announces_the_close(gateway):
+    """gunicorn closes a connection whose unread body is over 64 KiB; its answer must say so, or a
+    client's next request on that connection is dropped (gateway/gunicorn.conf.py, pre_request)."""
+    url = f"{gateway.url}/api/predict"
+    big = send(url, BY_NAME["7 MB body (over every request limit)"].request())
+    assert big.status_code == 413 and big.headers["Connection"].lower() == "close"
+    small = requests.post(url, data=good_png(), headers={"Content-Type": "image/png"}, timeout=30)
+    assert small.status_code == 200 and small.headers["Connection"].lower() == "keep-alive"
