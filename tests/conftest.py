@@ -3,7 +3,6 @@ built once per test session from the committed weights and stopped by PID at the
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from service.torchserve import API_KEYS, TorchServe
 from training.data import DEFAULT_DATA_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("BDR_DATA_DIR", DEFAULT_DATA_DIR))
+SHARED_DATA = DEFAULT_DATA_DIR  # ../shared/data, or $BDR_DATA_DIR
 
 
 def needs_shared_data(name: str) -> Path:
