@@ -7,7 +7,7 @@ WEIGHTS := weights/bengali_digit.pt
 MAR := model_store/bengali_digit.mar
 GATEWAY_PORT ?= 8000
 
-.PHONY: help serve stop test archive train evaluate lint system-deps clean
+.PHONY: help serve stop test archive train evaluate lint system-deps clean bench soak
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,6 +42,12 @@ test: $(VENV)/.dev system-deps  ## run every test (real TorchServe, real HTTP, r
 
 lint: $(VENV)/.dev  ## ruff
 	$(VENV)/bin/ruff check .
+
+bench: $(VENV)/.dev  ## measure the service (about 6 min, 127.0.0.1 only) into docs/benchmarks.{md,json,png}
+	$(PY) -m bench.run --out-dir docs
+
+soak: $(VENV)/.dev system-deps  ## 20,000 good and bad requests through the gateway (127.0.0.1, ~2 min): 5xx, errors, memory
+	$(PY) -m bench.soak --requests 20000 --concurrency 16 --out .run/soak.json
 
 train: $(VENV)/.runtime  ## train the committed model (about 20 min on 2 cores) into $(WEIGHTS)
 	$(PY) -m training.train --data $(DATA_DIR) --run-dir runs/final --save $(WEIGHTS)

@@ -9,7 +9,6 @@ is steadier than a mean).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import time
@@ -17,23 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
 
+from bench.canvas import canvas_pngs
 from bengali_digit import network
 from bengali_digit.preprocess import prepare_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def canvas_png(seed: int) -> bytes:
-    """A canvas-like drawing: a few thick strokes of random shape on 280×280 white."""
-    rng = np.random.default_rng(seed)
-    image = Image.new("L", (280, 280), 255)
-    points = [tuple(p) for p in rng.uniform(50, 230, (6, 2))]
-    ImageDraw.Draw(image).line(points, fill=0, width=int(rng.integers(10, 22)), joint="curve")
-    buf = io.BytesIO()
-    image.save(buf, "PNG")
-    return buf.getvalue()
 
 
 def time_per_call(fn, calls: int, rounds: int = 7) -> float:
@@ -56,7 +44,7 @@ def main() -> dict:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     model = network.load(args.weights)
-    pngs = [canvas_png(i) for i in range(64)]
+    pngs = [png for _, png in canvas_pngs(64)]
     prepared = np.stack([prepare_bytes(b) for b in pngs])
     result = {"threads": args.threads, "parameters": sum(q.numel() for q in model.parameters()), "batches": {}}
     with torch.inference_mode():

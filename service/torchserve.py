@@ -50,6 +50,7 @@ class TorchServe:
     ports: dict[str, int] | None = None  # e.g. {"inference_address": 18080, ...}; None keeps the config's
     overrides: dict[str, str] = field(default_factory=dict)  # config.properties keys
     model_overrides: dict = field(default_factory=dict)  # e.g. {"minWorkers": 1, "maxBatchDelay": 50}
+    env: dict[str, str] = field(default_factory=dict)  # for the frontend and its workers, e.g. BDR_TORCH_THREADS
     process: subprocess.Popen | None = None
 
     def __post_init__(self) -> None:
@@ -97,7 +98,8 @@ class TorchServe:
             # TEMP moves the frontend's java.io.tmpdir, where the worker sockets (.ts.sock.<port>) live;
             # TMPDIR moves the launcher's pid file
             env={"TEMP": str(self.workdir / "tmp"), "TMPDIR": str(self.workdir / "tmp"),
-                 "LOG_LOCATION": str(self.workdir / "logs"), "METRICS_LOCATION": str(self.workdir / "logs")},
+                 "LOG_LOCATION": str(self.workdir / "logs"), "METRICS_LOCATION": str(self.workdir / "logs"),
+                 **self.env},
             cwd=self.workdir,
         )
         return self

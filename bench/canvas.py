@@ -1,0 +1,81 @@
+"""Canvas-like PNGs of Bengali digits: the benchmarks' request bodies, made here and nowhere else.
+
+Drawn the way the page draws (gateway/static/pad.js): dark ink with a round pen on opaque white,
+exported as an RGBA PNG. The strokes are the pen drawings of ../shared/data/canvas_val_strokes.json
+(280 px coordinates, each with its own pen width) when that file exists, else Bengali glyphs from the
+system fonts. The page always sends 280 px; other clients send their canvas as it is, so a share of
+the bodies is larger (a 400 px canvas, a 280 px one at devicePixelRatio 2).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parents[1]
+STROKES = Path(os.environ.get("BDR_DATA_DIR", ROOT.parent / "shared" / "data")) / "canvas_val_strokes.json"
+SIDES = (280, 280, 400, 560)  # half at the page's size; the decoding cost grows with the pixels
+STROKE_SPACE = 280  # the coordinates of canvas_val_strokes.json
+SUPERSAMPLE = 2  # PIL's lines are not anti-aliased, a browser's are: draw large, then shrink
+
+
+@cache
+def drawings() -> list[tuple[int, float, list[list[tuple[float, float]]]]]:
+    """(digit, pen width, strokes) per drawing in the shared strokes file; empty without it."""
+    if not STROKES.exists():
+        return []
+    items = json.loads(STROKES.read_text())
+    return [(int(it["label"]), float(it["width"]), [[(x, y) for x, y in s] for s in it["strokes"]]) for it in items]
+
+
+def draw_strokes(strokes: list[list[tuple[float, float]]], pen: float, side: int) -> Image.Image:
+    big = side * SUPERSAMPLE
+    scale = big / STROKE_SPACE
+    width = max(1, round(pen * scale))
+    image = Image.new("RGBA", (big, big), (255, 255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    for stroke in strokes:
+        points = [(x * scale, y * scale) for x, y in stroke]
+        if len(points) > 1:
+            draw.line(points, fill=(17, 17, 17, 255), width=width, joint="curve")
+        for x, y in (points[0], points[-1]):  # round caps, and a dot for a single tap
+            draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=(17, 17, 17, 255))
+    return image.resize((side, side), Image.Resampling.LANCZOS)
+
+
+def font_digit(digit: int, rng: np.random.Generator, side: int) -> Image.Image:
+    from tests.digit_images import bengali_fonts, render_digit  # only without the strokes file
+
+    fonts = bengali_fonts()
+    glyph = int(side * rng.uniform(0.4, 0.75))
+    center = tuple(int(side / 2 + rng.uniform(-0.12, 0.12) * side) for _ in range(2))
+    gray = render_digit(digit, fonts[int(rng.integers(len(fonts)))], glyph, center,
+                        stroke=int(rng.integers(0, side // 40 + 1)), size=side)
+    return gray.convert("RGBA")
+
+
+def canvas_png(seed: int, side: int | None = None) -> tuple[int, bytes]:
+    """(digit drawn, PNG bytes) for a seed: the seed picks the drawing and, unless given, the side."""
+    rng = np.random.default_rng(seed)
+    side = side or SIDES[seed % len(SIDES)]
+    if drawings():
+        # a large prime step: the file is ordered by digit, and neighbouring seeds should differ
+        digit, pen, strokes = drawings()[seed * 389 % len(drawings())]
+        image = draw_strokes(strokes, pen, side)
+    else:
+        digit = seed % 10
+        image = font_digit(digit, rng, side)
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return digit, buf.getvalue()
+
+
+def canvas_pngs(count: int, start: int = 0) -> list[tuple[int, bytes]]:
+    """`count` different drawings, of mixed digits and sides."""
+    return [canvas_png(start + i) for i in range(count)]

@@ -1,0 +1,99 @@
+"""Where a request's time goes inside TorchServe: its own latency counters (time queued for a worker
+vs time in the backend) and py-spy samples of each worker, sorted into the handler's stages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import requests
+
+# First match wins, so the specific stages come before the code that calls them. A stack is the
+# raw format's "frame;frame;...", a frame "function (file:line)".
+WORKER_STAGES = (
+    ("PNG decode", ("decode_image (",)),
+    ("preprocess (crop, scale, centre)", ("prepare (", "to_gray (", "ink_map (", "normalize_digit (")),
+    ("forward", ("network.py", "torch/nn/")),
+    ("postprocess (softmax, answer)", ("BengaliDigitHandler.answer (", "BengaliDigitHandler.handle (")),
+    ("TorchServe protocol (read request, write answer)", ("otf_message_handler",)),
+    ("TorchServe service + metrics", ("ts/service.py", "ts/metrics/", "ts/context.py")),
+)
+GATEWAY_STAGES = (
+    ("access log (gunicorn)", ("glogging.py", "logging/__init__.py")),
+    ("gateway metrics (prometheus_client)", ("prometheus_client/", "gateway/metrics.py")),
+    ("image header check (Pillow)", ("check_image (",)),
+    ("security headers", ("gateway/security.py",)),
+    ("call TorchServe (requests, urllib3, http.client)", ("requests/", "urllib3/", "http/client.py")),
+    ("Flask + werkzeug (routing, request, JSON response)", ("flask/", "werkzeug/", "json/")),
+    ("gunicorn (parse HTTP, write the response)", ("gunicorn/",)),
+)
+# Leaf frames where a thread blocks: py-spy cannot always tell that a thread in a syscall sleeps
+# (and --nonblocking makes it guess), so waits are recognised by where they happen. A TorchServe
+# worker blocks in the protocol's socket read until the frontend sends the next batch.
+WAITS = ("_retrieve_buffer (", "SocketIO.readinto (", "EpollSelector.select (", "do_poll (", "Queue.get (",
+         "_worker (concurrent/futures/thread.py", "Condition.wait (")
+IDLE = "waiting (for the next request, or for TorchServe's answer)"
+COUNTERS = ("ts_inference_requests_total", "ts_inference_latency_microseconds", "ts_queue_latency_microseconds")
+
+
+def ts_counters(metrics_url: str) -> dict[str, float]:
+    """TorchServe's cumulative request, latency and queue counters, summed over their labels."""
+    text = requests.get(f"{metrics_url}/metrics", timeout=5).text
+    out = dict.fromkeys(COUNTERS, 0.0)
+    for line in text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in out:
+            out[name] += float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def ts_split(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Mean ms per request between two readings: queued (waiting for a worker) and backend (batch
+    fill, the worker's round trip and the handler), as TorchServe's frontend timed them."""
+    n = after["ts_inference_requests_total"] - before["ts_inference_requests_total"]
+    if n <= 0:
+        return {}
+    total = (after["ts_inference_latency_microseconds"] - before["ts_inference_latency_microseconds"]) / n / 1e3
+    queued = (after["ts_queue_latency_microseconds"] - before["ts_queue_latency_microseconds"]) / n / 1e3
+    return {"requests": int(n), "frontend_total_ms": round(total, 3), "queued_ms": round(queued, 3),
+            "backend_ms": round(total - queued, 3)}
+
+
+def start_pyspy(pid: int, seconds: float, out: Path, gil: bool = False, rate: int = 200) -> subprocess.Popen:
+    """Sample one process for `seconds` without ever pausing it (--nonblocking), so the load it serves
+    is hardly disturbed. By default every thread, waits included (shares of wall time); with `gil`
+    only threads running Python (shares of its Python CPU: many threads that mostly wait would
+    otherwise drown the work in waits that py-spy cannot always tell from work)."""
+    pyspy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen([str(pyspy), "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
+                             "--rate", str(rate), "--format", "raw", "--nonblocking", "--output", str(out),
+                             "--gil" if gil else "--idle"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def stage_of(stack: str, table: tuple = WORKER_STAGES) -> str:
+    if stack.rsplit(";", 1)[-1].startswith(WAITS):
+        return IDLE
+    for stage, markers in table:
+        if any(m in stack for m in markers):
+            return stage
+    return "other"
+
+
+def stages(raw_files: list[Path], table: tuple = WORKER_STAGES, busy_only: bool = False) -> dict[str, float]:
+    """Share of samples (all processes together) per stage, largest first: of all samples (wall
+    time, waits included), or with `busy_only` of those not waiting (where the CPU goes)."""
+    counts: Counter = Counter()
+    for path in raw_files:
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            stack, _, n = line.rpartition(" ")
+            if stack and n.isdigit():
+                counts[stage_of(stack, table)] += int(n)
+    if busy_only:
+        counts.pop(IDLE, None)
+    total = sum(counts.values())
+    return {stage: round(n / total, 4) for stage, n in counts.most_common()} if total else {}

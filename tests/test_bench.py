@@ -1,0 +1,70 @@
+"""`make bench` on a tiny load (`--smoke`): the script runs end to end against real processes and
+writes well-formed results. Correctness only: nothing here looks at how fast anything was."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import report
+from bench.canvas import canvas_pngs
+from service.torchserve import ROOT
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    # a process of its own: the in-process limit sets torch's thread count for the whole process
+    run = subprocess.run([sys.executable, "-m", "bench.run", "--smoke", "--out-dir", str(out)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return json.loads((out / "benchmarks.json").read_text()), out
+
+
+def test_canvas_pngs_are_varied_real_pngs():
+    bodies = canvas_pngs(12)
+    assert len({png for _, png in bodies}) == 12
+    assert len({digit for digit, _ in bodies}) > 3
+    assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for _, png in bodies)
+
+
+def test_every_cell_answered_without_errors(smoke):
+    results, _ = smoke
+    cells = results["direct"] + results["gateway"] + [results["profile"]["cell"]]
+    assert [c["concurrency"] for c in results["direct"]] == results["meta"]["plan"]["concurrencies"]
+    for cell in cells:
+        assert cell["requests"] > 0 and cell["error_count"] == 0, cell
+        assert cell["p50_ms"] <= cell["p95_ms"] <= cell["p99_ms"] <= cell["max_ms"]
+        assert 0.0 <= cell["correct"] <= 1.0
+        assert cell["cpu_ms_per_request"]["frontend"] >= 0
+    assert sum(int(k) * n for k, n in results["direct"][0]["batch_sizes"].items()) >= results["direct"][0]["requests"]
+    assert results["direct"][0]["torchserve_ms"]["requests"] > 0
+
+
+def test_limits_memory_and_startup_are_recorded(smoke):
+    results, _ = smoke
+    assert {"1", str(results["defaults"]["batchSize"])} <= set(results["in_process"])
+    assert all(v["images_per_s"] > 0 for v in results["in_process"].values())
+    for state in ("idle", "load"):
+        names = results["memory"][state]
+        assert {"frontend", "worker 1", "gunicorn master", "gunicorn worker 1"} <= names.keys()
+        assert all(mib > 0 for mib in names.values())
+    s = results["startup"]
+    assert 0 < s["model_ready_s"] <= s["page_ready_s"] <= s["gateway_ready_s"]
+
+
+def test_report_files_are_written_and_regenerated_in_place(smoke):
+    results, out = smoke
+    md = (out / "benchmarks.md").read_text()
+    assert report.BEGIN in md and report.END in md and "| c | direct req/s" in md
+    assert (out / "benchmarks.png").read_bytes().startswith(b"\x89PNG")
+    # hand-written text outside the markers survives a regeneration
+    (out / "benchmarks.md").write_text("# Benchmarks\n\nanalysis\n\n" + md[md.index(report.BEGIN):] + "\nafter\n")
+    report.write(results, out)
+    again = (out / "benchmarks.md").read_text()
+    assert again.startswith("# Benchmarks\n\nanalysis\n\n") and again.endswith("\nafter\n")
+    assert again.count(report.BEGIN) == 1
