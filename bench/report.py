@@ -399,8 +399,10 @@ def chart(results: dict, path: Path) -> None:
     for bs, v in results["in_process"].items():
         ax1.axhline(v["images_per_s"], ls="--", lw=1, color="grey" if bs == "1" else "black",
                     label=f"in-process, batch {bs}")
+    concurrencies = results["meta"]["plan"]["concurrencies"]
     for ax in (ax1, ax2):
         ax.set_xscale("log", base=2)
+        ax.set_xticks(concurrencies, [str(c) for c in concurrencies])
         ax.set_xlabel("concurrent clients")
         ax.legend(fontsize=8)
     ax1.set_ylabel("requests/s")
