@@ -6,7 +6,7 @@ import shutil
 import tempfile
 
 # Threads, because a request mostly waits on TorchServe: 16 per process keep enough requests in
-# flight for TorchServe to fill its batches (4 held the gateway to 60 % of direct throughput, see
+# flight for TorchServe to fill its batches (4 held the gateway to 40-60 % of direct throughput, see
 # docs/benchmarks.md); two processes, so that one crashing worker never takes the page down.
 worker_class = "gthread"
 workers = int(os.environ.get("GATEWAY_WORKERS", 2))
