@@ -1,15 +1,21 @@
-"""TorchServe's inference API as seen from the gateway: one pooled session per app, connect and
-read timeouts, and every way of failing turned into `Unavailable(reason)`."""
+"""TorchServe's inference API as seen from the gateway: one connection pool per app, connect and
+read timeouts, and every way of failing turned into `Unavailable(reason)`.
+
+urllib3 directly rather than through requests: a forwarded prediction costs 0.3 ms of gateway CPU
+instead of 0.5 ms, and on a small host that CPU is what the gateway takes from TorchServe
+(docs/benchmarks.md). urllib3 never reads HTTP_PROXY & co., so no proxy can sit between us and
+TorchServe."""
 
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 
-import requests
+import urllib3
 from flask import Flask, current_app
 from PIL import Image, ImageDraw
-from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 from gateway.metrics import Metrics
 
@@ -40,42 +46,42 @@ def probe_image() -> bytes:
 class TorchServeClient:
     def __init__(self, url: str, model: str, connect_timeout: float, read_timeout: float, pool_size: int,
                  metrics: Metrics):
-        self.predictions = f"{url.rstrip('/')}/predictions/{model}"
-        self.timeout = (connect_timeout, read_timeout)
+        base_path = urllib3.util.parse_url(url).path or ""
+        self.predictions = f"{base_path.rstrip('/')}/predictions/{model}"
         self.metrics = metrics
         self.probe = probe_image()
-        self.session = requests.Session()
-        # Loopback only: a proxy from HTTP_PROXY & co. must never sit between us and TorchServe.
-        self.session.trust_env = False
-        # gunicorn's threads share the session; the pool keeps one connection per thread alive.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        # gunicorn's threads share the pool; it keeps one connection per thread alive. No retries:
+        # a request TorchServe may have started is not ours to send twice.
+        self.pool = urllib3.connection_from_url(
+            url, maxsize=pool_size, block=False, retries=False,
+            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout))
 
     def predict(self, image: bytes) -> Answer:
         """TorchServe's answer to one image: 200 with the prediction or the handler's own 4xx JSON.
         Anything else (down, slow, no worker, not JSON) raises Unavailable."""
         try:
-            r = self.session.post(self.predictions, data=image, timeout=self.timeout,
+            r = self.pool.urlopen("POST", self.predictions, body=image,
                                   headers={"Content-Type": "application/octet-stream"})
-        except requests.ConnectTimeout:  # before ConnectionError, of which it is a subclass
-            raise self.fail("connect_timeout") from None
-        except requests.ReadTimeout:
-            raise self.fail("read_timeout") from None
-        except requests.ConnectionError:
+        except NewConnectionError:  # before ConnectTimeoutError, of which it is a subclass
             raise self.fail("connect") from None
-        except requests.RequestException:
+        except ConnectTimeoutError:
+            raise self.fail("connect_timeout") from None
+        except ReadTimeoutError:
+            raise self.fail("read_timeout") from None
+        except ProtocolError:  # the connection was reset or closed mid-answer
+            raise self.fail("connect") from None
+        except HTTPError:
             raise self.fail("request") from None
         # 404 means the model is not registered (yet); 5xx means no worker could answer.
-        if r.status_code == 404 or r.status_code >= 500:
-            raise self.fail(f"status_{r.status_code}")
+        if r.status == 404 or r.status >= 500:
+            raise self.fail(f"status_{r.status}")
         try:
-            body = r.json()
+            body = json.loads(r.data)
         except ValueError:
             raise self.fail("bad_response") from None
-        if not isinstance(body, dict) or (r.ok and "digit" not in body):
+        if not isinstance(body, dict) or (r.status < 400 and "digit" not in body):
             raise self.fail("bad_response")
-        return Answer(r.status_code, body)
+        return Answer(r.status, body)
 
     def ready(self) -> str | None:
         """None when the model answers a prediction, else why not. TorchServe's /ping says
