@@ -10,12 +10,12 @@ from pathlib import Path
 
 import requests
 
-from service.processes import free_port, spawn, stop_group, wait_until
+from service.processes import ServerProcess, free_port, spawn, wait_until
 from service.torchserve import ROOT
 
 
 @dataclass
-class Gateway:
+class Gateway(ServerProcess):
     workdir: Path
     torchserve_url: str
     port: int = field(default_factory=free_port)
@@ -40,28 +40,10 @@ class Gateway:
         )
         return self
 
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
     def wait_ready(self, path: str = "/readyz", timeout: float = 60) -> float:
         """Seconds until `path` answers 200: /healthz for the process, /readyz for the model too."""
         return wait_until(lambda: requests.get(self.url + path, timeout=5).ok, timeout, f"gateway {path}",
                           alive=self.alive)
 
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_group(self.process.pid)
-            self.process.wait(timeout=5)
-            self.process = None
-
-    def __enter__(self) -> Gateway:
-        self.start()
-        try:
-            self.wait_ready("/healthz")
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def wait_started(self) -> float:
+        return self.wait_ready("/healthz")  # the process serves; the model may still be loading

@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 import requests
 
@@ -62,3 +63,38 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, alive: Call
         if time.monotonic() - t0 > timeout:
             raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
         time.sleep(0.2)
+
+
+class ServerProcess:
+    """What our servers share: `start` spawns `self.process` (with `spawn`), `stop` ends its whole
+    group by PID. As a context manager it starts, waits with `wait_started`, and stops again if that
+    wait fails, so a server that never came up is never left running."""
+
+    process: subprocess.Popen | None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def wait_started(self) -> float:
+        raise NotImplementedError
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_group(self.process.pid)
+            self.process.wait(timeout=5)
+            self.process = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        try:
+            self.wait_started()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from service.processes import spawn, stop_group, wait_until
+from service.processes import ServerProcess, spawn, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_NAME = "bengali_digit"
@@ -43,7 +43,7 @@ def write_properties(props: dict[str, str], path: Path) -> None:
 
 
 @dataclass
-class TorchServe:
+class TorchServe(ServerProcess):
     workdir: Path
     model_store: Path = ROOT / "model_store"
     config: Path = ROOT / "config.properties"
@@ -104,9 +104,6 @@ class TorchServe:
         )
         return self
 
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
     def ready(self) -> bool:
         """The model answers: at least one worker READY and /ping healthy."""
         if requests.get(f"{self.inference}/ping", timeout=2).status_code != 200:
@@ -117,20 +114,5 @@ class TorchServe:
     def wait_ready(self, timeout: float = 120) -> float:
         return wait_until(self.ready, timeout, "TorchServe", alive=self.alive)
 
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_group(self.process.pid)
-            self.process.wait(timeout=5)
-            self.process = None
-
-    def __enter__(self) -> TorchServe:
-        self.start()
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def wait_started(self) -> float:
+        return self.wait_ready()

@@ -11,7 +11,7 @@ import pytest
 import requests
 import yaml
 
-from service.processes import free_port, spawn, stop_group, wait_until
+from service.processes import ServerProcess, free_port, spawn, wait_until
 from service.torchserve import MODEL_NAME
 from tests.deploy_files import DOCKER, ROOT, dashboard_queries, metric_names
 from tests.digit_images import bengali_fonts, png_bytes, render_digit
@@ -39,17 +39,23 @@ def local_config(targets: dict[str, str], tmp: Path) -> Path:
     return path
 
 
-class Prometheus:
+class Prometheus(ServerProcess):
     def __init__(self, config: Path, workdir: Path) -> None:
+        self.config, self.workdir = config, workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / "prometheus.log"
-        self.process = spawn([shutil.which("prometheus"), f"--config.file={config}",
-                              f"--storage.tsdb.path={workdir / 'data'}",
-                              f"--web.listen-address=127.0.0.1:{self.port}"], self.log, cwd=workdir)
+        self.process = None
 
-    def alive(self) -> bool:
-        return self.process.poll() is None
+    def start(self) -> Prometheus:
+        self.process = spawn([shutil.which("prometheus"), f"--config.file={self.config}",
+                              f"--storage.tsdb.path={self.workdir / 'data'}",
+                              f"--web.listen-address=127.0.0.1:{self.port}"], self.log, cwd=self.workdir)
+        return self
+
+    def wait_started(self) -> float:
+        return wait_until(lambda: requests.get(f"{self.url}/-/ready", timeout=2).ok, 30, "Prometheus",
+                          alive=self.alive)
 
     def query(self, expr: str) -> list[dict]:
         r = requests.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=5)
@@ -69,10 +75,6 @@ class Prometheus:
         groups = requests.get(f"{self.url}/api/v1/rules", timeout=5).json()["data"]["groups"]
         return [rule["health"] for group in groups for rule in group["rules"]]
 
-    def stop(self) -> None:
-        stop_group(self.process.pid)
-        self.process.wait(timeout=5)
-
 
 @pytest.fixture(scope="module")
 def gateway_or_none(request):
@@ -90,14 +92,11 @@ def prometheus(torchserve, gateway_or_none, tmp_path_factory):
         targets["gateway"] = gateway_or_none.url.removeprefix("http://")
     server = Prometheus(local_config(targets, workdir), workdir)
     try:
-        wait_until(lambda: requests.get(f"{server.url}/-/ready", timeout=2).ok, 30, "Prometheus",
-                   alive=server.alive)
-        yield server
+        with server:
+            yield server
     except BaseException:
         print(server.log.read_text(errors="replace")[-4000:])
         raise
-    finally:
-        server.stop()
 
 
 def send_traffic(torchserve, gateway) -> None:
