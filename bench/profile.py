@@ -21,11 +21,11 @@ WORKER_STAGES = (
     ("TorchServe service + metrics", ("ts/service.py", "ts/metrics/", "ts/context.py")),
 )
 GATEWAY_STAGES = (
-    ("access log (gunicorn)", ("glogging.py", "logging/__init__.py")),
+    ("logging (gunicorn; the access log is off by default)", ("glogging.py", "logging/__init__.py")),
     ("gateway metrics (prometheus_client)", ("prometheus_client/", "gateway/metrics.py")),
     ("image header check (Pillow)", ("check_image (",)),
     ("security headers", ("gateway/security.py",)),
-    ("call TorchServe (requests, urllib3, http.client)", ("requests/", "urllib3/", "http/client.py")),
+    ("call TorchServe (urllib3, http.client)", ("urllib3/", "http/client.py")),
     ("Flask + werkzeug (routing, request, JSON response)", ("flask/", "werkzeug/", "json/")),
     ("gunicorn (parse HTTP, write the response)", ("gunicorn/",)),
 )

@@ -161,7 +161,8 @@ def run_facts(results: dict) -> str:
                    f"times in this run spread over {pct(spread[1])} of its mean: differences smaller than that "
                    "are noise." if spread else "")
     sides = ", ".join(f"{n}× {s} px" for s, n in p["sides_px"].items())
-    return (f"### This run\n\n{m['started_utc']} UTC, {m['cpus']} cores, {m['memory_gib']} GiB, "
+    cpu = f" ({m['cpu']})" if m.get("cpu") else ""
+    return (f"### This run\n\n{m['started_utc']} UTC, {m['cpus']} cores{cpu}, {m['memory_gib']} GiB, "
             f"{results['wall_s']} s in all; load average at the start {m['load_average_at_start']}; "
             f"a training run was {'**running**' if m['training_running_at_start'] else 'not running'}. "
             f"Requests: {p['count']} different canvas PNGs ({sides}; mean {p['mean_bytes']} bytes; from "

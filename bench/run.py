@@ -373,9 +373,23 @@ def meta(plan: Plan) -> dict:
     training = [p.pid for p in psutil.process_iter(["cmdline"])
                 if "training.train" in " ".join(p.info["cmdline"] or [])]
     return {"started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "host": platform.node(),
-            "cpus": psutil.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "cpus": psutil.cpu_count(), "cpu": cpu_model(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
             "python": platform.python_version(), "load_average_at_start": [round(x, 2) for x in psutil.getloadavg()],
             "training_running_at_start": bool(training), "plan": asdict(plan)}
+
+
+def cpu_model() -> str:
+    """The CPU's name and widest vector units: hosts differ, and torch's speed with them."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    fields = {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in info.splitlines() if ":" in line)}
+    name = fields.get("model name", "unknown")
+    flags = set(fields.get("flags", "").split())
+    vector = next((f for f in ("avx512_bf16", "avx512f", "avx2") if f in flags), "no AVX2")
+    return f"{name} ({vector})"
 
 
 def payload_facts(bodies: Bodies) -> dict:
