@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 def conv_bn(cin: int, cout: int) -> list[nn.Module]:
@@ -62,13 +63,29 @@ def build(arch: str = "digitnet", **kwargs) -> nn.Module:
 
 
 def load(path, map_location: str = "cpu") -> nn.Module:
-    """Rebuild the network a checkpoint was trained as, with its weights, in eval mode."""
+    """Rebuild the network a checkpoint was trained as, with its weights, ready to serve: eval
+    mode, batch norm folded into the convolutions, channels_last."""
     ckpt = torch.load(path, map_location=map_location, weights_only=True)
     model = build(ckpt["arch"], **ckpt.get("arch_args", {}))
     model.load_state_dict(ckpt["state_dict"])
     # channels_last weights make oneDNN pick its faster convolutions: about half the CPU time at
     # batch 1 to 8, the sizes served (measured with bench/model_latency.py)
-    return model.to(memory_format=torch.channels_last).eval()
+    return fold_batch_norm(model.eval()).to(memory_format=torch.channels_last)
+
+
+def fold_batch_norm(model: nn.Module) -> nn.Module:
+    """Each Conv2d followed by BatchNorm2d in a Sequential becomes one Conv2d with the norm's scale
+    and shift in its weights and bias: the same function in eval mode (to float rounding), with a
+    third fewer ops per forward, which is a quarter of the time at batch 1 (bench/model_latency.py).
+    For inference only: the folded network no longer trains as it did."""
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        i = 0
+        while i < len(seq) - 1:
+            if isinstance(seq[i], nn.Conv2d) and isinstance(seq[i + 1], nn.BatchNorm2d):
+                seq[i] = fuse_conv_bn_eval(seq[i], seq[i + 1])
+                del seq[i + 1]
+            i += 1
+    return model
 
 
 def checkpoint(model: nn.Module, arch: str, arch_args: dict, meta: dict) -> dict:

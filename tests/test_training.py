@@ -122,6 +122,23 @@ def test_redrawn_copies_keep_the_digit():
         assert np.abs(a - b).mean() < 0.2
 
 
+@pytest.mark.parametrize("arch", sorted(network.ARCHITECTURES))
+def test_folding_batch_norm_keeps_the_function(arch):
+    torch.manual_seed(0)
+    model = network.build(arch, **({"width": 8} if arch == "digitnet" else {}))
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):  # trained-looking norms
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.2, 3)
+        bn.weight.data.uniform_(0.5, 2)
+        bn.bias.data.uniform_(-1, 1)
+    model.eval()
+    x = torch.rand(4, 1, 28, 28)
+    expected = model(x)
+    folded = network.fold_batch_norm(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    torch.testing.assert_close(folded(x), expected, atol=1e-4, rtol=1e-4)
+
+
 def test_checkpoint_round_trip(tmp_path):
     model = network.build("digitnet", width=8)
     torch.save(network.checkpoint(model, "digitnet", {"width": 8}, {"note": "test"}), tmp_path / "c.pt")
