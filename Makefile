@@ -43,7 +43,7 @@ test: $(VENV)/.dev system-deps  ## run every test (real TorchServe, real HTTP, r
 lint: $(VENV)/.dev  ## ruff
 	$(VENV)/bin/ruff check .
 
-bench: $(VENV)/.dev  ## measure the service (about 6 min, 127.0.0.1 only) into docs/benchmarks.{md,json,png}
+bench: $(VENV)/.dev  ## measure the service (about 7 min, 127.0.0.1 only) into docs/benchmarks.{md,json,png}
 	$(PY) -m bench.run --out-dir docs
 
 soak: $(VENV)/.dev system-deps  ## 20,000 good and bad requests through the gateway (127.0.0.1, ~2 min): 5xx, errors, memory
