@@ -75,7 +75,12 @@ def test_concurrent_requests_each_get_their_own_answer(gateway, torchserve):
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda d: (d, via_gateway(gateway, data=PNG[d]).json()), list(range(10)) * 3))
     for d, answer in answers:
-        assert answer == expected[d]
+        want = expected[d]
+        assert set(answer) == set(want)
+        assert (answer["digit"], answer["bengali"]) == (want["digit"], want["bengali"])
+        # an image in a batch with others can round differently in the 6th decimal from one alone
+        assert answer["probabilities"] == pytest.approx(want["probabilities"], abs=1e-5)
+        assert answer["confidence"] == pytest.approx(want["confidence"], abs=1e-5)
 
 
 def test_handlers_4xx_json_is_passed_through(gateway, torchserve):
