@@ -76,7 +76,7 @@ def load(path, map_location: str = "cpu") -> nn.Module:
 def fold_batch_norm(model: nn.Module) -> nn.Module:
     """Each Conv2d followed by BatchNorm2d in a Sequential becomes one Conv2d with the norm's scale
     and shift in its weights and bias: the same function in eval mode (to float rounding), with a
-    third fewer ops per forward, which is 7-28 % of the time at batch 1 (bench/model_latency.py).
+    third fewer ops per forward, which is about 5-30 % of the time at batch 1 (bench/model_latency.py).
     For inference only: the folded network no longer trains as it did."""
     for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
         i = 0
