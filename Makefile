@@ -49,7 +49,7 @@ bench: $(VENV)/.dev  ## measure the service (about 7 min, 127.0.0.1 only) into d
 soak: $(VENV)/.dev system-deps  ## 20,000 good and bad requests through the gateway (127.0.0.1, ~2 min): 5xx, errors, memory
 	$(PY) -m bench.soak --requests 20000 --concurrency 16 --out .run/soak.json
 
-train: $(VENV)/.runtime  ## train the committed model (2 cores: ~20 min with native bf16, ~90 without) into $(WEIGHTS)
+train: $(VENV)/.runtime  ## train the committed model (2 cores: 20-50 min with native bf16, ~90 without) into $(WEIGHTS)
 	$(PY) -m training.train --data $(DATA_DIR) --run-dir runs/final --save $(WEIGHTS)
 
 evaluate: $(VENV)/.runtime  ## accuracy of the committed weights: make evaluate DATA=file.npz [OUT=result.json]
