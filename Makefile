@@ -33,8 +33,8 @@ stop:  ## stop what `make serve` started (by PID)
 	$(PY) -m service.stack stop
 
 system-deps:  ## Debian packages the browser, font and monitoring tests need (run as root)
-	@if ! command -v chromium >/dev/null || ! fc-list | grep -qi bengali || ! command -v prometheus >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-beng fontconfig prometheus; \
+	@if ! command -v chromium >/dev/null || ! fc-list | grep -qi bengali || ! fc-list | grep -qi 'DejaVu Sans' || ! command -v prometheus >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-beng fonts-dejavu-core fontconfig prometheus; \
 	  else echo "missing chromium, fonts-beng or prometheus: run 'sudo make system-deps'"; exit 1; fi; fi
 
 test: $(VENV)/.dev system-deps  ## run every test (real TorchServe, real HTTP, real browser)
@@ -49,11 +49,16 @@ bench: $(VENV)/.dev  ## measure the service (about 7 min, 127.0.0.1 only) into d
 soak: $(VENV)/.dev system-deps  ## 20,000 good and bad requests through the gateway (127.0.0.1, ~2 min): 5xx, errors, memory
 	$(PY) -m bench.soak --requests 20000 --concurrency 16 --out .run/soak.json
 
-train: $(VENV)/.runtime  ## train the committed model (2 cores: 20-50 min with native bf16, ~90 without) into $(WEIGHTS)
-	$(PY) -m training.train --data $(DATA_DIR) --run-dir runs/final --save $(WEIGHTS)
+train: $(VENV)/.runtime  ## train the committed model into $(WEIGHTS): digits, then "not sure", then calibration (2 cores: about 1-2 h)
+	$(PY) -m training.train --data $(DATA_DIR) --run-dir runs/digits --save runs/digits/model.pt
+	$(PY) -m training.nondigits --data $(DATA_DIR) --out runs/nondigits.npz
+	$(PY) -m training.train --data $(DATA_DIR) --init runs/digits/model.pt --nondigits runs/nondigits.npz \
+	  --ood extra --epochs 3 --lr 1e-3 --run-dir runs/final --save $(WEIGHTS)
+	$(PY) -m training.calibrate --data $(DATA_DIR) --weights $(WEIGHTS) --nondigits runs/nondigits.npz
 
-evaluate: $(VENV)/.runtime  ## accuracy of the committed weights: make evaluate DATA=file.npz [OUT=result.json]
-	$(PY) -m training.evaluate $(or $(DATA),canvas) --data-dir $(DATA_DIR) $(if $(OUT),--out $(OUT))
+evaluate: $(VENV)/.runtime  ## the served answers on a set: make evaluate DATA=file.npz [NONDIGITS=other.npz] [OUT=result.json]
+	$(PY) -m training.evaluate $(or $(DATA),canvas) --data-dir $(DATA_DIR) $(if $(NONDIGITS),--nondigits $(NONDIGITS)) \
+	  $(if $(OUT),--out $(OUT))
 
 clean:  ## remove build outputs (not the venv, not the weights)
 	rm -rf model_store build .run runs/latest

@@ -1,5 +1,6 @@
 """The networks. Input: (B, 1, 28, 28) float ink intensity in [0, 1] on background 0, as made by
-`bengali_digit.preprocess`. Output: (B, 10) logits, digit 0-9 (০-৯)."""
+`bengali_digit.preprocess`. Output: (B, 10) logits, digit 0-9 (০-৯), or (B, 11) for a network trained
+with an extra "not a digit" class (`classes=11`; `bengali_digit.verdict` reads either)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class DigitNet(nn.Module):
     makes it less sensitive to where strokes sit in the frame.
     """
 
-    def __init__(self, width: int = 32, dropout: float = 0.3):
+    def __init__(self, width: int = 32, dropout: float = 0.3, classes: int = 10):
         super().__init__()
         w = width
         self.features = nn.Sequential(
@@ -28,7 +29,7 @@ class DigitNet(nn.Module):
             *conv_bn(2 * w, 4 * w), *conv_bn(4 * w, 4 * w),  # (B, 4w, 7, 7)
             nn.AdaptiveAvgPool2d(1), nn.Flatten(),  # (B, 4w)
         )
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * w, 10))
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * w, classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -65,12 +66,17 @@ def build(arch: str = "digitnet", **kwargs) -> nn.Module:
 def load(path, map_location: str = "cpu") -> nn.Module:
     """Rebuild the network a checkpoint was trained as, with its weights, ready to serve: eval
     mode, batch norm folded into the convolutions, channels_last."""
+    return load_with_meta(path, map_location)[0]
+
+
+def load_with_meta(path, map_location: str = "cpu") -> tuple[nn.Module, dict]:
+    """`load`, and the checkpoint's `meta`: what travels with the weights (the calibration among it)."""
     ckpt = torch.load(path, map_location=map_location, weights_only=True)
     model = build(ckpt["arch"], **ckpt.get("arch_args", {}))
     model.load_state_dict(ckpt["state_dict"])
     # channels_last weights make oneDNN pick its faster convolutions: about half the CPU time at
     # batch 1 to 8, the sizes served (measured with bench/model_latency.py)
-    return fold_batch_norm(model.eval()).to(memory_format=torch.channels_last)
+    return fold_batch_norm(model.eval()).to(memory_format=torch.channels_last), ckpt.get("meta", {})
 
 
 def fold_batch_norm(model: nn.Module) -> nn.Module:

@@ -10,6 +10,7 @@ from PIL import Image, UnidentifiedImageError
 
 from bengali_digit.payload import image_bytes
 from bengali_digit.preprocess import MAX_PIXELS, MAX_SIDE, PreprocessError
+from gateway.metrics import metrics
 from gateway.upstream import client
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -20,10 +21,13 @@ RAW_TYPES = ("", "application/octet-stream", "application/x-www-form-urlencoded"
 
 @bp.post("/predict")
 def predict():
-    """One picture of a digit -> {"digit", "bengali", "confidence", "probabilities"}."""
+    """One picture of a digit -> TorchServe's answer, unchanged: {"verdict", "digit", "bengali",
+    "best_guess", "confidence", "probabilities"}, or its 4xx JSON."""
     image = read_image(request)
     check_image(image)
     answer = client().predict(image)
+    if answer.status == 200:
+        metrics().verdicts.labels(str(answer.body.get("verdict"))).inc()
     return jsonify(answer.body), answer.status
 
 

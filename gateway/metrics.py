@@ -27,6 +27,7 @@ class Metrics:
     requests: Counter
     duration: Histogram
     upstream_errors: Counter
+    verdicts: Counter
 
 
 def init_app(app: Flask) -> None:
@@ -41,6 +42,8 @@ def init_app(app: Flask) -> None:
                            ["endpoint"], buckets=BUCKETS, registry=registry),
         upstream_errors=Counter("gateway_upstream_errors_total", "Failed calls to TorchServe by reason",
                                 ["reason"], registry=registry),
+        verdicts=Counter("gateway_verdicts_total", "Answered predictions by verdict (digit, not_a_digit)",
+                         ["verdict"], registry=registry),
     )
     app.register_blueprint(bp)
 

@@ -19,7 +19,7 @@ import torch
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
-from bengali_digit import DIGITS, network
+from bengali_digit import network, verdict
 from bengali_digit.payload import image_bytes, request_body
 from bengali_digit.preprocess import PreprocessError, decode_image, prepare
 
@@ -37,10 +37,15 @@ class BengaliDigitHandler(BaseHandler):
         torch.set_num_threads(threads)
         self.device = torch.device("cpu")
         weights = Path(properties["model_dir"]) / self.manifest["model"]["serializedFile"]
-        self.model = network.load(weights)
+        self.model, meta = network.load_with_meta(weights)
+        # calibration travels with the weights; the refusal threshold is a serving setting
+        self.temperature = float(meta.get("temperature", 1.0))
+        self.score_method = meta.get("digit_score", "msp")
+        self.threshold = verdict.threshold(config)
         self.model_name = context.model_name
         self.initialized = True
-        logger.info("loaded %s with %d torch threads", weights.name, threads)
+        logger.info("loaded %s with %d torch threads; temperature %.4g, %s score, not-sure below %.4g",
+                    weights.name, threads, self.temperature, self.score_method, self.threshold)
 
     def handle(self, data: list[dict], context) -> list[dict]:
         self.context = context
@@ -65,24 +70,24 @@ class BengaliDigitHandler(BaseHandler):
         t1 = time.perf_counter()
         if images:
             with torch.inference_mode():
-                probabilities = torch.softmax(self.model(torch.from_numpy(np.stack(images))[:, None]), dim=1)
-            for idx, p in zip(slots, probabilities.tolist(), strict=True):
-                outputs[idx] = self.answer(p)
+                logits = self.model(torch.from_numpy(np.stack(images))[:, None])
+                probabilities = verdict.probabilities(logits, self.temperature).tolist()
+                scores = verdict.digit_score(logits, self.temperature, self.score_method).tolist()
+            for idx, p, score in zip(slots, probabilities, scores, strict=True):
+                outputs[idx] = self.answer(p, score)
         t2 = time.perf_counter()
         self.record("PreprocessTime", (t1 - t0) * 1000, [self.model_name])
         if images:
             self.record("InferenceTime", (t2 - t1) * 1000, [self.model_name], MetricTypes.GAUGE)
         return outputs
 
-    def answer(self, probabilities: list[float]) -> dict:
-        digit = int(np.argmax(probabilities))
-        self.record("DigitPredictions", 1, [self.model_name, str(digit)], MetricTypes.COUNTER)
-        return {
-            "digit": digit,
-            "bengali": DIGITS[digit],
-            "confidence": round(probabilities[digit], 6),
-            "probabilities": [round(p, 6) for p in probabilities],
-        }
+    def answer(self, probabilities: list[float], score: float) -> dict:
+        out = verdict.answer(probabilities, score, self.threshold)
+        if out["verdict"] == "digit":
+            self.record("DigitPredictions", 1, [self.model_name, str(out["digit"])], MetricTypes.COUNTER)
+        else:
+            self.record("NotADigit", 1, [self.model_name], MetricTypes.COUNTER)
+        return out
 
     def refuse(self, idx: int, err: PreprocessError) -> dict:
         # The HTTP reason phrase is the standard one, never our message: TorchServe 0.12 frames the phrase

@@ -31,11 +31,25 @@ def bengali_fonts() -> list[Path]:
 def render_digit(digit: int, font: Path, glyph_px: int = 170, center: tuple[int, int] = (140, 140),
                  stroke: int = 0, size: int = CANVAS) -> Image.Image:
     """Dark digit on a white square canvas, like the drawing page sends."""
+    return render_text(DIGITS[digit], font, glyph_px, center, stroke, size)
+
+
+def render_text(text: str, font: Path, glyph_px: int = 170, center: tuple[int, int] = (140, 140),
+                stroke: int = 0, size: int = CANVAS) -> Image.Image:
     image = Image.new("L", (size, size), 255)
     draw = ImageDraw.Draw(image)
-    draw.text(center, DIGITS[digit], font=ImageFont.truetype(str(font), glyph_px), fill=0, anchor="mm",
+    draw.text(center, text, font=ImageFont.truetype(str(font), glyph_px), fill=0, anchor="mm",
               stroke_width=stroke, stroke_fill=0)
     return image
+
+
+@cache
+def latin_font() -> Path:
+    """A font with Latin letters (DejaVu Sans, on every Debian with fontconfig)."""
+    out = subprocess.run(["fc-match", "-f", "%{file}", "DejaVu Sans:style=Book"], capture_output=True, text=True)
+    if out.returncode or not out.stdout:
+        raise RuntimeError("no Latin font found: install fontconfig and fonts-dejavu-core")
+    return Path(out.stdout)
 
 
 def png_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:

@@ -71,3 +71,22 @@ def draw(strokes: list[Stroke], width: float = 15, size: int = CANVAS):
         for x, y in (stroke[0], stroke[-1]):
             pen.ellipse([x - width / 2, y - width / 2, x + width / 2, y + width / 2], fill=0)
     return image
+
+
+def _spiral(turns: float = 3.0, points: int = 120) -> Stroke:
+    t = np.linspace(0, 1, points)
+    a = 2 * np.pi * turns * t
+    return [(140 + (10 + 100 * s) * np.cos(v), 140 + (10 + 100 * s) * np.sin(v)) for s, v in zip(t, a, strict=True)]
+
+
+# Drawings that are no digit, as people scribble to test a recognizer, in canvas pixels. Made here by
+# hand, not by training/scribbles.py, so that the tests do not check the model on its own generator.
+SCRIBBLES: dict[str, list[Stroke]] = {
+    "zigzag": [[(40 + 25 * i, 100 if i % 2 else 180) for i in range(9)]],
+    "hatching": [[(60 + 22 * i, 60), (20 + 22 * i, 220)] for i in range(8)],
+    "grid": [[(50, y), (230, y)] for y in (60, 120, 180, 240)] + [[(x, 40), (x, 250)] for x in (70, 140, 210)],
+    "star": [[(140 + 110 * np.cos(a), 140 + 110 * np.sin(a)) for a in -np.pi / 2 + 4 * np.pi / 5 * np.arange(6)]],
+    "spiral": [_spiral()],
+    "asterisk": [[(140 - 110 * np.cos(a), 140 - 110 * np.sin(a)), (140 + 110 * np.cos(a), 140 + 110 * np.sin(a))]
+                 for a in np.arange(4) * np.pi / 4],
+}

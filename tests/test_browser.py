@@ -1,10 +1,12 @@
 """The drawing page in Debian's Chromium, driven by Playwright against the running stack (gunicorn
 and TorchServe): digits drawn with the mouse, with touch on a phone-sized screen and with a pen;
-Undo and Clear; the message when the model is down; no console errors."""
+a scribble that is no digit ("not sure"); Undo and Clear; the message when the model is down; no
+console errors."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,8 @@ FONT = next((f for f in bengali_fonts() if f.stem == "Lohit-Bengali"), bengali_f
 DESKTOP = {"viewport": {"width": 1280, "height": 800}, "device_scale_factor": 1}
 PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
 WAIT_MS = 20_000
+# No digit: a hatching of seven parallel slanting strokes, as people scribble to test a recognizer
+HATCHING: list[Stroke] = [[(60.0 + 25 * k - 5 * i, 40.0 + 25 * i) for i in range(9)] for k in range(7)]
 
 
 @dataclass
@@ -72,6 +76,11 @@ class Tab:
             latin: document.getElementById("latin").textContent,
             confidence: document.getElementById("confidence").textContent,
             announce: document.getElementById("announce").textContent,
+            not_sure: document.getElementById("not-sure").hidden ? ""
+                : document.querySelector("#not-sure p").textContent,
+            guess: document.getElementById("not-sure").hidden ? ""
+                : document.querySelector("#not-sure .guess").textContent,
+            hint: document.getElementById("hint").hidden ? "" : document.getElementById("hint").textContent,
             bars: [...document.querySelectorAll("#bars li")].map((li) => ({
                 label: li.querySelector(".label").textContent, pct: li.querySelector(".pct").textContent,
                 top: li.classList.contains("top"), visible: li.getBoundingClientRect().height > 0})),
@@ -144,7 +153,7 @@ def read_digits(tab: Tab, drawings: dict[int, list[Stroke]], by: str, screenshot
         assert all(b["visible"] for b in result["bars"])
         assert [i for i, b in enumerate(result["bars"]) if b["top"]] == [latin]
         assert result["confidence"].endswith("%") and result["bars"][latin]["pct"] == result["confidence"]
-        assert DIGITS[latin] in result["announce"]
+        assert DIGITS[latin] in result["announce"] and result["not_sure"] == ""
         shown.append(latin)
         if screenshot and digit == 3:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -200,6 +209,39 @@ def test_pen(desktop):
     desktop.result(len(strokes))
     assert desktop.pointer_types() == ["pen"]
     assert desktop.ink() > 0 and desktop.errors == []
+
+
+@pytest.mark.parametrize(("device", "by"), [("desktop", "mouse"), ("phone", "touch")])
+def test_scribble_is_not_a_digit(request, device, by):
+    """The real model refuses a hatching (no threshold override): the page asks, in both languages,
+    whether it is a Bengali digit and names its best guess; a digit drawn next is an answer again."""
+    tab = request.getfixturevalue(device)
+    tab.draw(HATCHING, by)
+    result = tab.result(len(HATCHING), state="not-sure")
+    assert result["not_sure"] == "নিশ্চিত নই: এটি কি বাংলা অঙ্ক? Not sure: is this a Bengali digit?"
+    shown = re.fullmatch(r"সম্ভবত ([০-৯]), ([০-৯]+)% · best guess (\d), (\d+)%", result["guess"])
+    assert shown, result["guess"]
+    guess = int(shown[3])
+    assert shown[1] == DIGITS[guess] and shown[2] == "".join(DIGITS[int(c)] for c in shown[4])
+    assert result["bengali"] == "?" and result["latin"] == "–" and result["hint"] == ""
+    assert all(b["visible"] for b in result["bars"])
+    assert [i for i, b in enumerate(result["bars"]) if b["top"]] == [guess]
+    assert result["bars"][guess]["pct"] == f"{shown[4]}%"
+    assert "নিশ্চিত নই" in result["announce"] and "Not sure" in result["announce"]
+    assert f"Best guess {guess}, {shown[4]}%" in result["announce"]
+    box = tab.page.locator("#not-sure").bounding_box()
+    assert box["y"] + box["height"] <= tab.page.viewport_size["height"], "the question is below the fold"
+    assert tab.page.evaluate("document.documentElement.scrollWidth") <= tab.page.viewport_size["width"]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab.page.screenshot(path=SCREENSHOTS / f"{device}-not-sure.png", animations="disabled")
+
+    tab.clear()
+    assert tab.page.locator("#not-sure").is_hidden()
+    three = font_strokes(3, FONT)
+    tab.draw(three, by)
+    result = tab.result(len(three))
+    assert result["bengali"] == DIGITS[int(result["latin"])] and result["not_sure"] == ""
+    assert tab.errors == [] and set(tab.statuses) == {200}
 
 
 def test_undo_and_clear(desktop):

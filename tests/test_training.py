@@ -1,4 +1,5 @@
-"""Data loaders, a one-step training run and the evaluation CLI, all on data generated here."""
+"""Data loaders, one-step training runs (digits, and "not sure" fine-tuning), calibration and the
+evaluation CLI, all on data generated here."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from PIL import ImageOps
 
 from bengali_digit import network
 from tests.digit_images import bengali_fonts, render_digit
-from training import data, evaluate, train
+from tests.strokes import SCRIBBLES, draw
+from training import calibrate, data, evaluate, scribbles, train
 
 
 def small_digits(n_per_class: int, size: int = 28, glyph_px: int = 14) -> tuple[np.ndarray, np.ndarray]:
@@ -105,10 +107,42 @@ def test_evaluation_cli_on_a_generated_npz(tmp_path, capsys):
     evaluate.main([str(tmp_path / "set.npz"), "--out", str(out)])
     result = json.loads(out.read_text())
     assert set(result) >= {"n", "accuracy", "per_class", "confusion"}
-    assert result["n"] == 40 and np.array(result["confusion"]).sum() == 40 - result["refused"]
-    assert len(result["per_class"]) == 10
+    assert result["n"] == 40 and np.array(result["confusion"]).sum() == round(40 * (1 - result["refused"]))
+    assert len(result["per_class"]) == 10 and 0 <= result["ece"] <= 1
     printed = capsys.readouterr().out
-    assert "accuracy" in printed and "৯" in printed
+    assert "read right" in printed and "৯" in printed
+
+
+def test_evaluation_cli_reports_non_digits_by_source(tmp_path, capsys):
+    x, y = small_digits(2, size=200, glyph_px=120)
+    np.savez(tmp_path / "digits.npz", x=255 - x, y=y)
+    others = np.stack([255 - np.asarray(draw(s, w)) for s in SCRIBBLES.values() for w in (10, 18)])
+    np.savez(tmp_path / "others.npz", x=others, src=np.arange(len(others)) % 2)
+    result = evaluate.main([str(tmp_path / "digits.npz"), "--nondigits", str(tmp_path / "others.npz")])
+    nd = result["nondigits"]
+    assert nd["n"] == len(others) and set(nd["by_source"]) == {"0", "1"}
+    assert sum(r["n"] for r in nd["by_source"].values()) == len(others)
+    assert 0 <= nd["auroc"] <= 1 and 0 <= nd["refused_at_99pct_kept"] <= 1
+    assert "src 1" in capsys.readouterr().out
+
+
+def test_outlier_exposure_fine_tune_grows_a_not_a_digit_output(packed, tmp_path):
+    """--init from the committed weights with --nondigits: one step, and the checkpoint has 11 outputs."""
+    images, _ = scribbles.make(16, seed=0)
+    prepared, kept = data.prepare_all(images)
+    np.savez(tmp_path / "nd.npz", train_scribbles=(prepared[kept] * 255).astype(np.uint8))
+    train.main(["--data", str(packed), "--init", str(evaluate.DEFAULT_WEIGHTS), "--nondigits", str(tmp_path / "nd.npz"),
+                "--ood", "extra", "--epochs", "1", "--max-steps", "1", "--batch-size", "16", "--ood-batch", "8",
+                "--threads", "1", "--run-dir", str(tmp_path / "run"), "--save", str(tmp_path / "w.pt")])
+    model = network.load(tmp_path / "w.pt")
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 11)
+
+
+def test_calibration_writes_the_threshold_line(tmp_path):
+    config = tmp_path / "model-config.yaml"
+    config.write_text("handler:\n  torch_threads: 1\n  not_sure_threshold: 0.5  # why\n")
+    calibrate.write_threshold(0.123456789, config)
+    assert config.read_text() == "handler:\n  torch_threads: 1\n  not_sure_threshold: 0.123457  # why\n"
 
 
 def test_redrawn_copies_keep_the_digit():

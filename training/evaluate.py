@@ -1,11 +1,14 @@
-"""Accuracy of a checkpoint on any labelled set, through the same preprocessing as the handler.
+"""What the served model answers on any labelled set, through the same preprocessing and verdict as
+the handler: accuracy (refusals count as wrong), share refused, calibration; and with --nondigits,
+how much of a set of non-digits it refuses.
 
     python -m training.evaluate file.npz [--out result.json]   # x: (N, H, W) uint8, any polarity; y: (N,)
     python -m training.evaluate canvas                          # a named set from ../shared/data
+    python -m training.evaluate canvas-isi --nondigits other.npz   # x, optional src: per-source refusal
 
 Named sets: canvas, canvas-isi, canvas-numta (canvas_val.npz), numta-20pct, isi-10pct (the held-out
 splits the committed model never trained on), numta-a ... numta-d (whole NumtaDB sources).
-Images the service would refuse (blank) count as errors.
+A refusal is either a 422 (blank, noise: the preprocessing refuses it) or a "not_a_digit" verdict.
 """
 
 from __future__ import annotations
@@ -15,12 +18,17 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
+import yaml
 
-from bengali_digit import network
+from bengali_digit import network, verdict
 from training import data
-from training.metrics import confusion_matrix, format_table, per_class, predict_arrays
+from training.calibration import auroc, ece, threshold_keeping
+from training.metrics import confusion_matrix, format_table, logits_arrays, per_class
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "bengali_digit.pt"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_WEIGHTS = ROOT / "weights" / "bengali_digit.pt"
+MODEL_CONFIG = ROOT / "handler" / "model-config.yaml"
 NAMED_SETS = ["canvas", "canvas-isi", "canvas-numta", "numta-20pct", "isi-10pct",
               *(f"numta-{s}" for s in "abcd")]
 
@@ -46,20 +54,62 @@ def load_set(name: str, data_dir: Path) -> tuple[np.ndarray | list, np.ndarray]:
     return part.x, part.y
 
 
-def evaluate(x, y: np.ndarray, weights: Path = DEFAULT_WEIGHTS) -> dict:
-    model = network.load(weights)
-    prepared, kept = data.prepare_all(x, desc="preprocessing")
-    pred = np.full(len(y), -1, dtype=np.int64)
-    if kept.any():
-        pred[kept] = predict_arrays(model, prepared[kept]).argmax(1)
-    confusion = confusion_matrix(y[kept], pred[kept])
+class Served:
+    """The committed network with its calibration and the threshold the handler would use."""
+
+    def __init__(self, weights: Path = DEFAULT_WEIGHTS, threshold: float | None = None):
+        self.model, meta = network.load_with_meta(weights)
+        self.temperature = float(meta.get("temperature", 1.0))
+        self.method = meta.get("digit_score", "msp")
+        config = yaml.safe_load(MODEL_CONFIG.read_text())["handler"]
+        self.threshold = verdict.threshold(config) if threshold is None else threshold
+
+    def read(self, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(kept by preprocessing, calibrated probabilities (N, 10), digit scores), -inf where refused."""
+        prepared, kept = data.prepare_all(x, desc="preprocessing")
+        probs = np.zeros((len(kept), 10), np.float32)
+        scores = np.full(len(kept), -np.inf, np.float32)
+        if kept.any():
+            logits = torch.from_numpy(logits_arrays(self.model, prepared[kept]))
+            probs[kept] = verdict.probabilities(logits, self.temperature).numpy()
+            scores[kept] = verdict.digit_score(logits, self.temperature, self.method).numpy()
+        return kept, probs, scores
+
+
+def evaluate(x, y: np.ndarray, served: Served) -> dict:
+    kept, probs, scores = served.read(x)
+    answered = scores >= served.threshold
+    pred = np.where(answered, probs.argmax(1), -1)
+    confusion = confusion_matrix(y[answered], pred[answered])
+    right = probs.argmax(1) == y
     return {
         "n": len(y),
         "accuracy": float((pred == y).mean()) if len(y) else float("nan"),
-        "refused": int((~kept).sum()),
+        "accuracy_refusals_aside": float(right[kept].mean()) if kept.any() else float("nan"),
+        "refused": float((~answered).mean()) if len(y) else float("nan"),
+        "refused_422": int((~kept).sum()),
+        "ece": ece(probs[kept].max(1), right[kept]) if kept.any() else float("nan"),
+        "threshold": served.threshold,
         "per_class": per_class(confusion),
         "confusion": confusion.tolist(),
+        "scores": scores,
     }
+
+
+def evaluate_nondigits(path: Path, digit_scores: np.ndarray, served: Served) -> dict:
+    """Share refused, per source (`src`) when the file has one; AUROC against the digit set's scores,
+    and the share refused at the threshold that keeps 99 % of those digits."""
+    with np.load(path) as f:
+        x = f["x"]
+        src = f["src"] if "src" in f.files else np.zeros(len(x), dtype=np.int64)
+    _, _, scores = served.read(x)
+    at_99 = threshold_keeping(digit_scores, 0.99)
+    out = {"n": len(x), "refused": float((scores < served.threshold).mean()), "auroc": auroc(digit_scores, scores),
+           "refused_at_99pct_kept": float((scores < at_99).mean()), "by_source": {}}
+    for s in np.unique(src):
+        m = src == s
+        out["by_source"][str(s)] = {"n": int(m.sum()), "refused": float((scores[m] < served.threshold).mean())}
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -68,13 +118,24 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--data-dir", type=Path, default=data.DEFAULT_DATA_DIR,
                    help="where named sets live (default: $BDR_DATA_DIR or ../shared/data)")
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="(default: weights/bengali_digit.pt)")
+    p.add_argument("--nondigits", type=Path, help="an .npz of non-digits: x, optional src")
+    p.add_argument("--threshold", type=float, help="digit score threshold (default: as served, model-config.yaml)")
     p.add_argument("--out", type=Path, help="write the result as JSON here")
     args = p.parse_args(argv)
+    served = Served(args.weights, args.threshold)
     x, y = load_set(args.data, args.data_dir)
-    result = evaluate(x, y, args.weights)
-    print(f"{args.data}: accuracy {result['accuracy']:.4%} on {result['n']} images"
-          f" ({result['refused']} refused as blank)")
+    result = evaluate(x, y, served)
+    digit_scores = result.pop("scores")
+    print(f"{args.data}: {result['accuracy']:.4%} read right of {result['n']} (refusals count as wrong; "
+          f"{result['accuracy_refusals_aside']:.4%} refusals aside), {result['refused']:.2%} refused "
+          f"({result['refused_422']} as blank or noise), ECE {result['ece']:.2%}")
     print(format_table(result["per_class"]))
+    if args.nondigits:
+        result["nondigits"] = nd = evaluate_nondigits(args.nondigits, digit_scores, served)
+        print(f"{args.nondigits}: {nd['refused']:.2%} of {nd['n']} refused; AUROC {nd['auroc']:.4f}; "
+              f"{nd['refused_at_99pct_kept']:.2%} refused at the threshold keeping 99 % of {args.data}")
+        for s, row in nd["by_source"].items():
+            print(f"  src {s}: {row['refused']:.2%} of {row['n']} refused")
     if args.out:
         args.out.write_text(json.dumps(result, indent=1))
     return result

@@ -10,12 +10,17 @@ from bengali_digit import DIGITS
 
 
 @torch.inference_mode()
-def predict_arrays(model: nn.Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Probabilities (N, 10) for prepared images (N, 28, 28) in [0, 1]."""
+def logits_arrays(model: nn.Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Raw outputs (N, 10 or 11) for prepared images (N, 28, 28) in [0, 1]."""
     model.eval()
     chunks = np.array_split(x, max(1, len(x) // batch_size))
-    out = [torch.softmax(model(torch.from_numpy(b)[:, None].float()), 1) for b in chunks]
+    out = [model(torch.from_numpy(b)[:, None].float()) for b in chunks]
     return torch.cat(out).numpy() if out else np.zeros((0, 10), np.float32)
+
+
+def predict_arrays(model: nn.Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Digit probabilities (N, 10), uncalibrated; an 11th "not a digit" output is left aside."""
+    return torch.softmax(torch.from_numpy(logits_arrays(model, x, batch_size))[:, :10], 1).numpy()
 
 
 def evaluate_arrays(model: nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:

@@ -38,3 +38,25 @@ def plot_confusion(confusion: np.ndarray, title: str, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_reliability(row: dict, path: Path) -> None:
+    """Reliability diagram, before and after calibration: accuracy against mean confidence per bin."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
+    for ax, label in zip(axes, ("before", "after"), strict=True):
+        bins = [b for b in row[label]["reliability"] if b["n"]]
+        centres = [(b["low"] + b["high"]) / 2 for b in bins]
+        width = bins[0]["high"] - bins[0]["low"] if bins else 0.05
+        ax.bar(centres, [b["accuracy"] for b in bins], width=width * 0.9, color="#4c72b0", label="accuracy")
+        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", color="#dd8452",
+                label="mean confidence")
+        ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
+        for c, b in zip(centres, bins, strict=True):
+            ax.text(c, 0.02, str(b["n"]), ha="center", fontsize=6, rotation=90)
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="top probability (15 bins)",
+               title=f"{label}: ECE {row[label]['ece']:.2%}, NLL {row[label]['nll']:.3f}")
+    axes[0].set_ylabel("accuracy in bin")
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

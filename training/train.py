@@ -3,6 +3,8 @@
     python -m training.train                       # the committed model (2 cores: 20-50 min with bf16, ~90 without)
     python -m training.train --holdout-source d    # cross-writer check: NumtaDB source d unseen
     python -m training.train --arch original       # the original project's network, as baseline
+    python -m training.train --init weights/bengali_digit.pt --nondigits runs/nondigits.npz --ood extra \
+        --epochs 3 --lr 1e-3                       # "not sure": outlier-exposure fine-tune (make train)
 """
 
 from __future__ import annotations
@@ -79,6 +81,29 @@ def build_datasets(args) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[np.nda
     return x_train, y_train, val
 
 
+def init_model(args, arch_args: dict) -> torch.nn.Module:
+    """A fresh network, or (--init) one that starts from a checkpoint's weights; a 10-class checkpoint
+    grows an 11th, "not a digit", output that starts at zero."""
+    model = network.build(args.arch, **arch_args)
+    if args.init:
+        state = torch.load(args.init, map_location="cpu", weights_only=True)["state_dict"]
+        head_w, head_b = "head.1.weight", "head.1.bias"
+        if state[head_w].shape[0] < model.head[1].out_features:
+            grow = model.head[1].out_features - state[head_w].shape[0]
+            state[head_w] = torch.cat([state[head_w], torch.zeros(grow, state[head_w].shape[1])])
+            state[head_b] = torch.cat([state[head_b], torch.zeros(grow)])
+        model.load_state_dict(state)
+    return model.to(memory_format=torch.channels_last)
+
+
+def ood_loss(logits: torch.Tensor, method: str) -> torch.Tensor:
+    """Outlier exposure (Hendrycks et al. 2019): on non-digits, either the cross-entropy to the
+    uniform distribution over the ten digits, or the cross-entropy to the extra class."""
+    if method == "uniform":
+        return -logits.log_softmax(1).mean(1).mean()
+    return F.cross_entropy(logits, torch.full((len(logits),), 10, dtype=torch.long))
+
+
 def augmented_batch(x: torch.Tensor, aug, chunk: int) -> torch.Tensor:
     """Augment in chunks: v2 draws one set of random parameters per call, so small chunks of a
     shuffled batch give nearly per-image variety at a fraction of the per-image cost."""
@@ -117,6 +142,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--isi-repeat", type=int, default=1, help="copies of each ISI training image (default: 1)")
     p.add_argument("--pen-range", type=float, nargs=2, default=(0.05, 0.2), metavar=("LOW", "HIGH"),
                    help="pen width of redrawn copies, as a fraction of the digit's size (default: 0.05 0.2)")
+    p.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tuning)")
+    p.add_argument("--nondigits", type=Path, help="non-digits for outlier exposure (python -m training.nondigits)")
+    p.add_argument("--ood", choices=("extra", "uniform"), default="extra",
+                   help="outlier loss: an 11th 'not a digit' class, or uniform over the digits (default: extra)")
+    p.add_argument("--ood-weight", type=float, default=0.5, help="weight of the outlier loss (default: 0.5)")
+    p.add_argument("--ood-batch", type=int, default=64, help="non-digits per batch (default: 64)")
     p.add_argument("--holdout-source", choices=list("abcd"), help="hold one NumtaDB source out entirely")
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
                    help="training arithmetic; auto: bf16 where the CPU has native bf16 (default: auto)")
@@ -141,7 +172,14 @@ def main(argv: list[str] | None = None) -> dict:
     y_train_t = torch.from_numpy(y_train)
 
     arch_args = {"width": args.width} if args.arch == "digitnet" else {}
-    model = network.build(args.arch, **arch_args).to(memory_format=torch.channels_last)
+    if args.nondigits and args.ood == "extra":
+        arch_args["classes"] = 11
+    model = init_model(args, arch_args)
+    outliers = None
+    if args.nondigits:
+        with np.load(args.nondigits) as f:
+            outliers = torch.from_numpy(np.concatenate([f[k] for k in f.files if k.startswith("train_")]))[:, None]
+        print(f"outlier exposure ({args.ood}) with {len(outliers)} non-digits")
     # EMA that starts as a plain running mean, so early epochs' validation is meaningful
     ema = AveragedModel(model, use_buffers=True,
                         avg_fn=lambda avg, new, n: avg + (new - avg) * max(1 - args.ema, 1 / (int(n) + 1)))
@@ -159,12 +197,17 @@ def main(argv: list[str] | None = None) -> dict:
         bar = tqdm(order.split(args.batch_size), desc=f"epoch {epoch}/{args.epochs}", leave=False)
         loss_sum, seen = 0.0, 0
         for idx in bar:
-            x = augmented_batch(x_train_t[idx].float() / 255, aug, args.aug_chunk)
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = x_train_t[idx]
+            if outliers is not None:
+                x = torch.cat([x, outliers[torch.randint(len(outliers), (args.ood_batch,), generator=generator)]])
+            x = augmented_batch(x.float() / 255, aug, args.aug_chunk).contiguous(memory_format=torch.channels_last)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, args.lr, warmup=steps_per_epoch // 2)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = F.cross_entropy(model(x), y_train_t[idx], label_smoothing=args.label_smoothing)
+                logits = model(x).float()
+                loss = F.cross_entropy(logits[: len(idx)], y_train_t[idx], label_smoothing=args.label_smoothing)
+                if outliers is not None:
+                    loss = loss + args.ood_weight * ood_loss(logits[len(idx):], args.ood)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

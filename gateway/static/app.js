@@ -1,5 +1,6 @@
 // The drawing page: a Pad, live predictions from POST /api/predict, and the result shown as a
-// large Bengali numeral, its Latin digit, the confidence and ten probability bars.
+// large Bengali numeral, its Latin digit, the confidence and ten probability bars; or, when the
+// model finds no Bengali digit in the drawing ("not_a_digit"), a question with its best guess.
 import { Pad } from "./pad.js";
 
 const DEBOUNCE_MS = 250; // wait this long after a stroke: the next stroke often follows at once
@@ -14,6 +15,9 @@ const latin = document.getElementById("latin");
 const confidence = document.getElementById("confidence");
 const message = document.getElementById("message");
 const hint = document.getElementById("hint");
+const notSure = document.getElementById("not-sure");
+const guessBn = document.getElementById("guess-bn");
+const guessEn = document.getElementById("guess-en");
 const error = document.getElementById("error");
 const announce = document.getElementById("announce");
 const bars = [...document.querySelectorAll("#bars li")];
@@ -62,7 +66,8 @@ async function predict() {
     });
     const body = await response.json().catch(() => null);
     if (inFlight !== controller) return; // a newer drawing has taken over
-    if (response.ok && body) showResult(body, strokes);
+    if (response.ok && body?.verdict === "not_a_digit") showNotSure(body, strokes);
+    else if (response.ok && body) showResult(body, strokes);
     else if (response.status < 500 && body?.error) showRejected(body, strokes);
     else showUnavailable();
   } catch {
@@ -81,6 +86,8 @@ function setState(state, strokes = pad.strokes.length) {
 }
 
 function clearAnswer() {
+  delete result.dataset.verdict;
+  notSure.hidden = true;
   digit.textContent = "?";
   latin.textContent = "–";
   confidence.textContent = "–";
@@ -97,6 +104,8 @@ function showIdle() {
 
 function showResult(body, strokes) {
   setState("done", strokes);
+  result.dataset.verdict = "digit";
+  notSure.hidden = true;
   digit.textContent = body.bengali;
   latin.textContent = String(body.digit);
   confidence.textContent = percent(body.confidence);
@@ -111,6 +120,24 @@ function showResult(body, strokes) {
   hint.hidden = !low;
   announce.textContent = `অঙ্ক ${body.bengali}, নিশ্চয়তা ${bengali(percent(body.confidence))}। ` +
     `Digit ${body.digit}, ${percent(body.confidence)} confident.`;
+}
+
+function showNotSure(body, strokes) {
+  // The model read the drawing but finds no Bengali digit in it: ask, and say what it would guess.
+  // "confidence" is the guess's calibrated probability, given that the drawing is a digit at all.
+  setState("not-sure", strokes);
+  clearAnswer();
+  result.dataset.verdict = "not_a_digit"; // styles the "?" and bars; kept while the next answer is pending
+  const guess = body.best_guess;
+  const sure = percent(body.confidence);
+  guessBn.textContent = `${DIGITS[guess]}, ${bengali(sure)}`;
+  guessEn.textContent = `${guess}, ${sure}`;
+  notSure.hidden = false;
+  message.hidden = true;
+  hint.hidden = true;
+  showBars(body.probabilities, guess);
+  announce.textContent = `নিশ্চিত নই: এটি কি বাংলা অঙ্ক? সম্ভবত ${DIGITS[guess]}, ${bengali(sure)}। ` +
+    `Not sure: is this a Bengali digit? Best guess ${guess}, ${sure}.`;
 }
 
 function showRejected(body, strokes) {

@@ -1,0 +1,140 @@
+"""Fit what turns the network's outputs into honest answers, and write it where serving reads it:
+the temperature into the checkpoint's meta, the "not sure" threshold into handler/model-config.yaml.
+
+    python -m training.calibrate [--weights weights/bengali_digit.pt] [--dry-run]
+
+- Temperature: fitted (NLL) on canvas-style redraws of the held-out splits, never on canvas_val, so
+  canvas_val's ECE before and after is an honest check.
+- Threshold: the digit score that keeps --keep (99 %) of canvas_val's ISI half, the half most like
+  real drawings. Every score in bengali_digit.verdict.SCORES that the network has is compared on
+  the held-out non-digits; --score picks the one that ships.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bengali_digit import network, verdict
+from training import data, redraw
+from training.calibration import auroc, ece, fit_temperature, nll, reliability, softmax, threshold_keeping
+from training.metrics import logits_arrays
+from training.plots import plot_reliability
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_CONFIG = ROOT / "handler" / "model-config.yaml"
+
+
+def calibration_set(data_dir: Path, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out NumtaDB 20 % and ISI 10 % (minus canvas_val's rows), redrawn as the page draws."""
+    numta, isi = data.load_packed(Path(data_dir) / data.PACKED_FILE)
+    with np.load(Path(data_dir) / data.CANVAS_FILE) as f:
+        held = {(int(s), int(i)) for s, i in zip(f["src"], f["index"], strict=True)}
+    parts = []
+    for collection, fraction, src in ((numta, 0.2, 1), (isi, 0.1, 0)):
+        rows = [i for i in data.random_split(len(collection), fraction)[1] if (src, int(i)) not in held]
+        parts.append(collection.subset(np.array(rows)))
+    both = data.concat(parts)
+    x, kept = data.prepare_all(redraw.redraw_all(both.x, seed=seed), desc="preparing calibration set")
+    return x[kept], both.y[kept]
+
+
+def canvas_sets(data_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    with np.load(Path(data_dir) / data.CANVAS_FILE) as f:
+        x, kept = data.prepare_all(f["x"], desc="preparing canvas_val")
+        y, src = f["y"].astype(np.int64), f["src"]
+    # a refused canvas image (none in practice) would be a 422, not a verdict: left out here
+    return {"canvas": (x[kept], y[kept]), "canvas-isi": (x[kept & (src == 0)], y[kept & (src == 0)]),
+            "canvas-numta": (x[kept & (src == 1)], y[kept & (src == 1)])}
+
+
+def scores(logits: np.ndarray, temperature: float, method: str) -> np.ndarray:
+    return verdict.digit_score(torch.from_numpy(logits), temperature, method).numpy()
+
+
+def compare(model, temperature: float, canvas: dict, nondigits: dict, keep: float) -> dict:
+    """For each digit score: threshold keeping `keep` of canvas-isi, the share of each non-digit set
+    refused at it, AUROC against canvas-isi, and canvas accuracy with refusals counted wrong."""
+    digit_logits = {k: logits_arrays(model, x) for k, (x, _) in canvas.items()}
+    other_logits = {k: logits_arrays(model, x.astype(np.float32) / 255) for k, x in nondigits.items()}
+    methods = [m for m in verdict.SCORES if m != "extra" or digit_logits["canvas"].shape[1] == 11]
+    out = {}
+    for m in methods:
+        isi = scores(digit_logits["canvas-isi"], temperature, m)
+        t = threshold_keeping(isi, keep)
+        row = {"threshold": t, "refused": {}, "auroc": {}, "read_right": {}}
+        for k, lg in other_logits.items():
+            s = scores(lg, temperature, m)
+            row["refused"][k] = float((s < t).mean())
+            row["auroc"][k] = auroc(isi, s)
+        for k, (_, y) in canvas.items():
+            ok = (scores(digit_logits[k], temperature, m) >= t) & (digit_logits[k][:, :10].argmax(1) == y)
+            row["read_right"][k] = float(ok.mean())
+        out[m] = row
+    return out
+
+
+def write_threshold(value: float, path: Path = MODEL_CONFIG) -> None:
+    text = path.read_text()
+    new, n = re.subn(r"(not_sure_threshold:\s*)[0-9.eE+-]+", rf"\g<1>{value:.6g}", text)
+    if n != 1:
+        raise SystemExit(f"{path} has no single not_sure_threshold line to update")
+    path.write_text(new)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", type=Path, default=ROOT / "weights" / "bengali_digit.pt",
+                   help="(default: weights/bengali_digit.pt)")
+    p.add_argument("--data", type=Path, default=data.DEFAULT_DATA_DIR,
+                   help="(default: $BDR_DATA_DIR or ../shared/data)")
+    p.add_argument("--nondigits", type=Path, default=Path("runs/nondigits.npz"),
+                   help="held-out non-digits, python -m training.nondigits (default: runs/nondigits.npz)")
+    p.add_argument("--score", choices=verdict.SCORES, default="extra", help="digit score to ship (default: extra)")
+    p.add_argument("--keep", type=float, default=0.99, help="share of canvas-isi digits kept (default: 0.99)")
+    p.add_argument("--out-dir", type=Path, default=Path("runs/calibration"),
+                   help="report and plot (default: runs/calibration)")
+    p.add_argument("--dry-run", action="store_true", help="report only; change neither weights nor config")
+    args = p.parse_args(argv)
+
+    model = network.load(args.weights)
+    x_cal, y_cal = calibration_set(args.data)
+    temperature = fit_temperature(logits_arrays(model, x_cal)[:, :10], y_cal)
+    canvas = canvas_sets(args.data)
+    report: dict = {"temperature": temperature, "calibration_images": len(y_cal), "calibration": {}}
+    for name, (x, y) in canvas.items():
+        logits = logits_arrays(model, x)[:, :10]
+        row = {}
+        for label, t in (("before", 1.0), ("after", temperature)):
+            probs = softmax(logits, t)
+            correct = probs.argmax(1) == y
+            row[label] = {"ece": ece(probs.max(1), correct), "nll": nll(probs, y),
+                          "mean_confidence": float(probs.max(1).mean()), "accuracy": float(correct.mean()),
+                          "reliability": reliability(probs.max(1), correct)}
+        report["calibration"][name] = row
+    with np.load(args.nondigits) as f:
+        nondigits = {k[4:]: f[k] for k in f.files if k.startswith("val_") and f[k].ndim == 3}
+    report["scores"] = compare(model, temperature, canvas, nondigits, args.keep)
+    report["shipped_score"] = args.score
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "calibration.json").write_text(json.dumps(report, indent=1))
+    plot_reliability(report["calibration"]["canvas"], args.out_dir / "reliability.png")
+    print(json.dumps({k: v for k, v in report.items() if k != "calibration"}, indent=1))
+    for name, row in report["calibration"].items():
+        b, a = row["before"], row["after"]
+        print(f"{name}: ECE {b['ece']:.4f} -> {a['ece']:.4f}, NLL {b['nll']:.4f} -> {a['nll']:.4f}")
+    if not args.dry_run:
+        ckpt = torch.load(args.weights, map_location="cpu", weights_only=True)
+        ckpt["meta"].update(temperature=temperature, digit_score=args.score)
+        torch.save(ckpt, args.weights)
+        write_threshold(report["scores"][args.score]["threshold"])
+    return report
+
+
+if __name__ == "__main__":
+    main()
