@@ -14,8 +14,9 @@ from PIL import Image
 
 from service.gateway import Gateway
 from service.torchserve import MODEL_NAME, TorchServe
-from tests.answers import assert_same_answer
+from tests.answers import assert_same_answer, check_body
 from tests.digit_images import bengali_fonts, png_bytes, render_digit
+from tests.strokes import SCRIBBLES, draw
 
 FONT = bengali_fonts()[-1]
 PNG = {d: png_bytes(render_digit(d, FONT, 150, (140, 140), 3)) for d in range(10)}
@@ -69,6 +70,15 @@ def test_answer_equals_torchserves_own(gateway, torchserve, fmt):
         assert mine.status_code == theirs.status_code == 200, mine.text
         assert mine.json() == theirs.json()
         assert mine.headers["Content-Type"] == "application/json"
+
+
+def test_not_a_digit_is_passed_through_and_counted(gateway, torchserve):
+    png = png_bytes(draw(SCRIBBLES["zigzag"], 16))
+    before = metric(gateway, "gateway_verdicts_total", verdict="not_a_digit")
+    mine, theirs = via_gateway(gateway, data=png), direct(torchserve, data=png)
+    assert mine.status_code == theirs.status_code == 200, mine.text
+    assert mine.json() == theirs.json() and check_body(mine.json())["verdict"] == "not_a_digit"
+    assert metric(gateway, "gateway_verdicts_total", verdict="not_a_digit") == before + 1
 
 
 def test_concurrent_requests_each_get_their_own_answer(gateway, torchserve):

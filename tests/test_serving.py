@@ -16,6 +16,7 @@ from service.processes import free_port
 from service.torchserve import API_KEYS, MODEL_NAME, TorchServe
 from tests.answers import assert_same_answer, check_body
 from tests.digit_images import bengali_fonts, png_bytes, render_digit
+from tests.strokes import SCRIBBLES, draw
 
 FONT = bengali_fonts()[-1]
 
@@ -156,6 +157,19 @@ def test_metrics_carry_torchserve_and_our_counters_and_grow(torchserve):
         assert metric_total(after, name, ModelName=MODEL_NAME, **labels) >= metric_total(before, name, **labels) + 3
     for gauge in ("PreprocessTime", "InferenceTime", "ts_queue_latency_microseconds"):
         assert f"\n{gauge}{{" in after, gauge
+
+
+@pytest.mark.parametrize("name", ["hatching", "star"])
+def test_a_scribble_is_answered_not_a_digit_and_counted(torchserve, name):
+    """HTTP 200, verdict not_a_digit, no digit, the best guess and its calibrated confidence; counted in
+    NotADigit, not in DigitPredictions."""
+    def scrape(metric: str) -> float:
+        return metric_total(requests.get(f"{torchserve.metrics}/metrics", timeout=5).text, metric, ModelName=MODEL_NAME)
+
+    before = scrape("NotADigit"), scrape("DigitPredictions")
+    body = check_answer(predict(torchserve, data=png_bytes(draw(SCRIBBLES[name], 14))))
+    assert body["verdict"] == "not_a_digit" and 0 <= body["best_guess"] <= 9, body
+    assert (scrape("NotADigit"), scrape("DigitPredictions")) == (before[0] + 1, before[1])
 
 
 def test_ping_and_api_description(torchserve):

@@ -130,7 +130,7 @@ function showNotSure(body, strokes) {
   result.dataset.verdict = "not_a_digit"; // styles the "?" and bars; kept while the next answer is pending
   const guess = body.best_guess;
   const sure = percent(body.confidence);
-  guessBn.textContent = `${DIGITS[guess]}, ${bengali(sure)}`;
+  guessBn.textContent = DIGITS[guess];
   guessEn.textContent = `${guess}, ${sure}`;
   notSure.hidden = false;
   message.hidden = true;
