@@ -7,7 +7,7 @@ WEIGHTS := weights/bengali_digit.pt
 MAR := model_store/bengali_digit.mar
 GATEWAY_PORT ?= 8000
 
-.PHONY: help serve stop test archive train evaluate lint system-deps clean bench soak
+.PHONY: help serve stop test archive train train-deps evaluate lint system-deps clean bench soak
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -49,7 +49,13 @@ bench: $(VENV)/.dev  ## measure the service (about 7 min, 127.0.0.1 only) into d
 soak: $(VENV)/.dev system-deps  ## 20,000 good and bad requests through the gateway (127.0.0.1, ~2 min): 5xx, errors, memory
 	$(PY) -m bench.soak --requests 20000 --concurrency 16 --out .run/soak.json
 
-train: $(VENV)/.runtime  ## train the committed model into $(WEIGHTS): digits, then "not sure", then calibration (2 cores: about 1-2 h)
+train-deps:  ## fonts that "not sure" training renders other scripts' numerals from (Debian; run as root)
+	@if ! fc-list ':charset=c66' | grep -q . || ! fc-list ':charset=1040' | grep -q .; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends fontconfig \
+	    fonts-deva fonts-telu fonts-knda fonts-gujr fonts-guru fonts-orya fonts-taml fonts-mlym fonts-noto-core; \
+	  else echo "missing fonts for training/glyphs.py: run 'sudo make train-deps'"; exit 1; fi; fi
+
+train: $(VENV)/.runtime train-deps  ## train the committed model into $(WEIGHTS): digits, then "not sure", then calibration (2 cores: about 1-2 h)
 	$(PY) -m training.train --data $(DATA_DIR) --run-dir runs/digits --save runs/digits/model.pt
 	$(PY) -m training.nondigits --data $(DATA_DIR) --out runs/nondigits.npz
 	$(PY) -m training.train --data $(DATA_DIR) --init runs/digits/model.pt --nondigits runs/nondigits.npz \

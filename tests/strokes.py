@@ -83,7 +83,7 @@ def _spiral(turns: float = 3.0, points: int = 120) -> Stroke:
 # hand, not by training/scribbles.py, so that the tests do not check the model on its own generator.
 SCRIBBLES: dict[str, list[Stroke]] = {
     "zigzag": [[(40 + 25 * i, 100 if i % 2 else 180) for i in range(9)]],
-    "hatching": [[(60 + 22 * i, 60), (20 + 22 * i, 220)] for i in range(8)],
+    "hatching": [[(60.0 + 25 * k - 5 * i, 40.0 + 25 * i) for i in range(9)] for k in range(7)],
     "grid": [[(50, y), (230, y)] for y in (60, 120, 180, 240)] + [[(x, 40), (x, 250)] for x in (70, 140, 210)],
     "star": [[(140 + 110 * np.cos(a), 140 + 110 * np.sin(a)) for a in -np.pi / 2 + 4 * np.pi / 5 * np.arange(6)]],
     "spiral": [_spiral()],

@@ -18,7 +18,7 @@ from bengali_digit import DIGITS
 from service.gateway import Gateway
 from tests.conftest import ROOT, needs_shared_data
 from tests.digit_images import CANVAS, bengali_fonts
-from tests.strokes import Stroke, font_strokes, shared_strokes
+from tests.strokes import SCRIBBLES, Stroke, font_strokes, shared_strokes
 
 CHROMIUM = os.environ.get("BDR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -30,7 +30,7 @@ PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 3, "i
 WAIT_MS = 20_000
 ANSWERED = ("done", "not-sure")  # either answer, for drawings whose verdict a test does not judge
 # No digit: a hatching of seven parallel slanting strokes, as people scribble to test a recognizer
-HATCHING: list[Stroke] = [[(60.0 + 25 * k - 5 * i, 40.0 + 25 * i) for i in range(9)] for k in range(7)]
+HATCHING = SCRIBBLES["hatching"]
 
 
 @dataclass

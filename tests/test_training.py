@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import ImageOps
 
-from bengali_digit import network
+from bengali_digit import DIGITS, network
 from tests.digit_images import bengali_fonts, render_digit
 from tests.strokes import SCRIBBLES, draw
 from training import calibrate, data, evaluate, scribbles, train
@@ -179,3 +179,14 @@ def test_checkpoint_round_trip(tmp_path):
     loaded = network.load(tmp_path / "c.pt")
     x = torch.rand(3, 1, 28, 28)
     torch.testing.assert_close(loaded(x), model.eval()(x))
+
+
+def test_font_glyphs_never_include_a_bengali_digit():
+    """The non-digit glyphs must not teach the network to refuse the digits it reads."""
+    from tests.digit_images import latin_font
+    from training import glyphs
+
+    chars = {c for _, c in glyphs.characters()}
+    assert not chars & set(DIGITS)
+    image = glyphs.render("5", str(latin_font()), 80, 0)
+    assert image.shape == (28, 28) and image.max() > 200 and image[0].max() == 0 and image[:, 0].max() == 0

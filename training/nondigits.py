@@ -1,11 +1,13 @@
-"""Non-digits for teaching and checking "not sure": Omniglot characters, Quick, Draw! sketches and
-synthesised scribbles, prepared exactly as digits are (canvas-style redraws, then the serving
-preprocessing), minus the look-alikes that real digits would be refused with.
+"""Non-digits for teaching and checking "not sure": Omniglot characters, Quick, Draw! sketches,
+synthesised scribbles and characters rendered from fonts (numerals of other scripts, letters),
+prepared exactly as digits are (canvas-style redraws, then the serving preprocessing), minus the
+look-alikes that real digits would be refused with.
 
     python -m training.nondigits [--data ../shared/data] [--out runs/nondigits.npz]
 
 Splits: Omniglot's background alphabets train, its evaluation alphabets (never trained on) validate;
-Quick, Draw! every fifth image of each class validates; scribbles from seed 1 train, seed 2 validate.
+Quick, Draw! every fifth image of each class validates; scribbles from seed 1 train, seed 2 validate;
+the numerals of glyphs.VALIDATION_SCRIPTS validate, the other glyphs train.
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from training import data, redraw, scribbles
+from training import data, glyphs, redraw, scribbles
 
 NONDIGITS_FILE = "nondigits_train.npz"
 LOOKALIKES = Path(__file__).with_name("lookalikes.json")
 QUICKDRAW = ("apple", "bicycle", "cat", "diamond", "eye", "fish")
 # Look-alikes, found with the model before "not sure" (see lookalikes.json and the model card): an
 # Omniglot character whose drawings that model read as one digit, at least 0.7 sure, in at least
-# LOOKALIKE_SHARE of its drawings (raw and redrawn); a Quick, Draw! image it read as ০ at least
-# LOOKALIKE_RING sure (apples and eyes drawn as rings).
+# LOOKALIKE_SHARE of its drawings (raw and redrawn); a font glyph by the same rule over its fonts,
+# weights and redraws; a Quick, Draw! image it read as ০ at least LOOKALIKE_RING sure (apples and
+# eyes drawn as rings).
 LOOKALIKE_SHARE = 0.75
 LOOKALIKE_RING = 0.85
 SCRIBBLE_SEEDS = {"train": 1, "validate": 2}
@@ -62,6 +65,23 @@ def with_redraws(images: np.ndarray, seed: int, desc: str) -> np.ndarray:
     return np.concatenate([prepared(images, desc), prepared(redrawn, f"{desc} redrawn")])
 
 
+def glyph_sets() -> dict[str, np.ndarray]:
+    """Font glyphs but look-alikes: the other scripts' numerals and letters train (as rendered and
+    redrawn twice), VALIDATION_SCRIPTS' numerals validate (redrawn)."""
+    images, scripts, chars = glyphs.render_all()
+    skip = set(json.loads(LOOKALIKES.read_text())["glyphs"])
+    ok = [f"U+{ord(c):04X}" not in skip for c in chars]
+    held = [s in glyphs.VALIDATION_SCRIPTS for s in scripts]
+    train = [im for im, k, h in zip(images, ok, held, strict=True) if k and not h]
+    val = [im for im, k, h in zip(images, ok, held, strict=True) if k and h]
+    return {
+        "train_glyphs": np.concatenate([prepared(train, "glyphs"),
+                                        prepared(redraw.redraw_all(train, 5, *PEN), "glyphs redrawn"),
+                                        prepared(redraw.redraw_all(train, 6, *PEN), "glyphs redrawn")]),
+        "val_glyphs": prepared(redraw.redraw_all(val, 7, *PEN), "held-out numerals redrawn"),
+    }
+
+
 def build(data_dir: Path) -> dict[str, np.ndarray]:
     with np.load(Path(data_dir) / NONDIGITS_FILE) as f:
         omni_x, omni_char, omni_set = f["omniglot_x"], f["omniglot_char"], f["omniglot_set"]
@@ -86,7 +106,7 @@ def build(data_dir: Path) -> dict[str, np.ndarray]:
     out["val_scribbles"] = (x[kept] * 255).round().astype(np.uint8)
     out["val_scribbles_kind"] = scrib_kind[kept]
     out["val_scribbles_refused_422"] = np.array(int((~kept).sum()))
-    return out
+    return out | glyph_sets()
 
 
 def main(argv: list[str] | None = None) -> None:

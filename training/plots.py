@@ -40,10 +40,10 @@ def plot_confusion(confusion: np.ndarray, title: str, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_reliability(row: dict, path: Path) -> None:
+def plot_reliability(row: dict, path: Path, labels: tuple[str, ...] = ("before", "after")) -> None:
     """Reliability diagram, before and after calibration: accuracy against mean confidence per bin."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
-    for ax, label in zip(axes, ("before", "after"), strict=True):
+    fig, axes = plt.subplots(1, len(labels), figsize=(5 * len(labels), 4.4), sharey=True)
+    for ax, label in zip(axes, labels, strict=True):
         bins = [b for b in row[label]["reliability"] if b["n"]]
         centres = [(b["low"] + b["high"]) / 2 for b in bins]
         width = bins[0]["high"] - bins[0]["low"] if bins else 0.05

@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
                    help="outlier loss: an 11th 'not a digit' class, or uniform over the digits (default: extra)")
     p.add_argument("--ood-weight", type=float, default=0.5, help="weight of the outlier loss (default: 0.5)")
     p.add_argument("--ood-batch", type=int, default=64, help="non-digits per batch (default: 64)")
+    p.add_argument("--freeze-bn", action="store_true", help="batch-norm statistics stay as --init left them")
     p.add_argument("--holdout-source", choices=list("abcd"), help="hold one NumtaDB source out entirely")
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
                    help="training arithmetic; auto: bf16 where the CPU has native bf16 (default: auto)")
@@ -193,6 +194,10 @@ def main(argv: list[str] | None = None) -> dict:
     step, t0 = 0, time.time()
     for epoch in range(1, args.epochs + 1):
         model.train()
+        if args.freeze_bn:  # keep the digits' normalisation: outliers in the batch would shift it
+            for m in model.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.eval()
         order = torch.randperm(len(y_train_t), generator=generator)
         bar = tqdm(order.split(args.batch_size), desc=f"epoch {epoch}/{args.epochs}", leave=False)
         loss_sum, seen = 0.0, 0

@@ -114,8 +114,8 @@ function showResult(body, strokes) {
   const low = body.confidence < LOW_CONFIDENCE;
   if (low) {
     const second = secondBest(body.probabilities, body.digit);
-    hint.textContent = `ঠিক নিশ্চিত নই: ${body.bengali} না ${DIGITS[second]}? আরও বড় ও স্পষ্ট করে লিখুন। ` +
-      `Not sure: ${body.digit} or ${second}? Try writing it larger and clearer.`;
+    hint.textContent = `${body.bengali} না ${DIGITS[second]}? আরও বড় ও স্পষ্ট করে লিখুন। ` +
+      `${body.digit} or ${second}? Try writing it larger and clearer.`;
   }
   hint.hidden = !low;
   announce.textContent = `অঙ্ক ${body.bengali}, নিশ্চয়তা ${bengali(percent(body.confidence))}। ` +
