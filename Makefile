@@ -59,7 +59,7 @@ train: $(VENV)/.runtime train-deps  ## train the committed model into $(WEIGHTS)
 	$(PY) -m training.train --data $(DATA_DIR) --run-dir runs/digits --save runs/digits/model.pt
 	$(PY) -m training.nondigits --data $(DATA_DIR) --out runs/nondigits.npz
 	$(PY) -m training.train --data $(DATA_DIR) --init runs/digits/model.pt --nondigits runs/nondigits.npz \
-	  --ood extra --epochs 3 --lr 1e-3 --run-dir runs/final --save $(WEIGHTS)
+	  --ood extra --freeze-bn --epochs 3 --lr 1e-3 --run-dir runs/final --save $(WEIGHTS)
 	$(PY) -m training.calibrate --data $(DATA_DIR) --weights $(WEIGHTS) --nondigits runs/nondigits.npz
 
 evaluate: $(VENV)/.runtime  ## the served answers on a set: make evaluate DATA=file.npz [NONDIGITS=other.npz] [OUT=result.json]

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--nondigits", type=Path, default=Path("runs/nondigits.npz"),
                    help="held-out non-digits, python -m training.nondigits (default: runs/nondigits.npz)")
     p.add_argument("--score", choices=verdict.SCORES, default="extra", help="digit score to ship (default: extra)")
-    p.add_argument("--keep", type=float, default=0.99, help="share of canvas-isi digits kept (default: 0.99)")
+    p.add_argument("--keep", type=float, default=0.995, help="share of canvas-isi digits kept (default: 0.995)")
     p.add_argument("--out-dir", type=Path, default=Path("runs/calibration"),
                    help="report and plot (default: runs/calibration)")
     p.add_argument("--dry-run", action="store_true", help="report only; change neither weights nor config")

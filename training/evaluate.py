@@ -80,7 +80,7 @@ def evaluate(x, y: np.ndarray, served: Served) -> dict:
     kept, probs, scores = served.read(x)
     answered = scores >= served.threshold
     pred = np.where(answered, probs.argmax(1), -1)
-    confusion = confusion_matrix(y[answered], pred[answered])
+    confusion = confusion_matrix(y, np.where(answered, pred, 10), columns=11)  # last column: refused
     right = probs.argmax(1) == y
     return {
         "n": len(y),

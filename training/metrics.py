@@ -28,9 +28,9 @@ def evaluate_arrays(model: nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[flo
     return float((pred == y).mean()) if len(y) else float("nan"), pred
 
 
-def confusion_matrix(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Rows: true digit, columns: predicted digit."""
-    m = np.zeros((10, 10), dtype=np.int64)
+def confusion_matrix(y: np.ndarray, pred: np.ndarray, columns: int = 10) -> np.ndarray:
+    """Rows: true digit, columns: predicted digit (and, with columns=11, a last one for refusals)."""
+    m = np.zeros((10, columns), dtype=np.int64)
     np.add.at(m, (y, pred), 1)
     return m
 
