@@ -9,7 +9,9 @@ import os
 import time
 from pathlib import Path
 
-from handler.archive import DEFAULT_WEIGHTS, MODEL_NAME
+import yaml
+
+from handler.archive import DEFAULT_WEIGHTS, MODEL_CONFIG, MODEL_NAME
 
 
 class NullMetric:
@@ -28,7 +30,9 @@ class Context:
     def __init__(self, weights: Path, threads: int):
         self.system_properties = {"model_dir": str(weights.parent)}
         self.manifest = {"model": {"serializedFile": weights.name}}
-        self.model_yaml_config = {"handler": {"torch_threads": threads}}
+        # the archive's own handler settings (the not-sure threshold among them), threads as asked
+        config = yaml.safe_load(MODEL_CONFIG.read_text())
+        self.model_yaml_config = {**config, "handler": {**config["handler"], "torch_threads": threads}}
         self.model_name = MODEL_NAME
         self.metrics = NullMetrics()
 

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL_NAME = "bengali_digit"
 MODEL_VERSION = "1.0"
 DEFAULT_WEIGHTS = ROOT / "weights" / "bengali_digit.pt"
+MODEL_CONFIG = ROOT / "handler" / "model-config.yaml"
 
 
 def build_archive(export_path: Path, weights: Path = DEFAULT_WEIGHTS) -> Path:
@@ -33,7 +34,7 @@ def build_archive(export_path: Path, weights: Path = DEFAULT_WEIGHTS) -> Path:
              "--serialized-file", str(weights),
              "--handler", str(ROOT / "handler" / "handler.py"),
              "--extra-files", staging,
-             "--config-file", str(ROOT / "handler" / "model-config.yaml"),
+             "--config-file", str(MODEL_CONFIG),
              "--export-path", str(export_path), "--force"],
             check=True,
         )

@@ -76,6 +76,7 @@ class Tab:
         self.page.locator(", ".join(f'#result[data-state="{s}"][data-strokes="{strokes}"]' for s in states)
                           ).wait_for(timeout=WAIT_MS)
         return self.page.evaluate("""() => ({
+            state: document.getElementById("result").dataset.state,
             bengali: document.getElementById("digit").textContent,
             latin: document.getElementById("latin").textContent,
             confidence: document.getElementById("confidence").textContent,
@@ -144,13 +145,18 @@ def phone(browser, gateway):
     tab.page.context.close()
 
 
-def read_digits(tab: Tab, drawings: dict[int, list[Stroke]], by: str, screenshot: str | None = None) -> list[int]:
-    """Draw each digit on a clean pad; the digits the page showed, after checking how it showed them."""
-    shown = []
+def read_digits(tab: Tab, drawings: dict[int, list[Stroke]], by: str,
+                screenshot: str | None = None) -> list[int | None]:
+    """Draw each digit on a clean pad; the digits the page showed (None for "not sure": a wrong
+    answer here), after checking how it showed them."""
+    shown: list[int | None] = []
     for digit, strokes in drawings.items():
         tab.clear()
         tab.draw(strokes, by)
-        result = tab.result(len(strokes))
+        result = tab.result(len(strokes), ANSWERED)
+        if result["state"] == "not-sure":
+            shown.append(None)
+            continue
         latin = int(result["latin"])
         assert result["bengali"] == DIGITS[latin]
         assert [b["label"] for b in result["bars"]] == [f"{DIGITS[d]}{d}" for d in range(10)]
@@ -166,7 +172,7 @@ def read_digits(tab: Tab, drawings: dict[int, list[Stroke]], by: str, screenshot
     return shown
 
 
-def right(drawings: dict[int, list[Stroke]], shown: list[int]) -> int:
+def right(drawings: dict[int, list[Stroke]], shown: list[int | None]) -> int:
     return sum(d == s for d, s in zip(drawings, shown, strict=True))
 
 

@@ -35,7 +35,8 @@ K8S = DOCKER / "k8s"
 SCHEMAS = DOCKER / "schemas"
 DOCKERFILES = {"torchserve": DOCKER / "torchserve.Dockerfile", "gateway": DOCKER / "gateway.Dockerfile"}
 # The gateway's metrics, by agreement with gateway/metrics.py (checked below when it exists).
-GATEWAY_METRICS = {"gateway_requests_total", "gateway_request_duration_seconds", "gateway_upstream_errors_total"}
+GATEWAY_METRICS = {"gateway_requests_total", "gateway_request_duration_seconds", "gateway_upstream_errors_total",
+                   "gateway_verdicts_total"}
 HTTP_APIS = ("inference_address", "management_address", "metrics_address")  # gRPC stays on loopback
 GATEWAY_PORT = 8000
 PROMETHEUS_PORT = 9090  # Prometheus' default --web.listen-address

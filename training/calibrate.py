@@ -22,13 +22,11 @@ import numpy as np
 import torch
 
 from bengali_digit import network, verdict
+from handler.archive import DEFAULT_WEIGHTS, MODEL_CONFIG
 from training import data, redraw
 from training.calibration import auroc, ece, fit_temperature, nll, reliability, softmax, threshold_keeping
 from training.metrics import logits_arrays
 from training.plots import plot_reliability
-
-ROOT = Path(__file__).resolve().parents[1]
-MODEL_CONFIG = ROOT / "handler" / "model-config.yaml"
 
 
 def redrawn_held_out(data_dir: Path, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +103,7 @@ def write_threshold(value: float, path: Path = MODEL_CONFIG) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", type=Path, default=ROOT / "weights" / "bengali_digit.pt",
+    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS,
                    help="(default: weights/bengali_digit.pt)")
     p.add_argument("--data", type=Path, default=data.DEFAULT_DATA_DIR,
                    help="(default: $BDR_DATA_DIR or ../shared/data)")

@@ -22,13 +22,11 @@ import torch
 import yaml
 
 from bengali_digit import network, verdict
+from handler.archive import DEFAULT_WEIGHTS, MODEL_CONFIG
 from training import data
 from training.calibration import auroc, ece, threshold_keeping
 from training.metrics import confusion_matrix, format_table, logits_arrays, per_class
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_WEIGHTS = ROOT / "weights" / "bengali_digit.pt"
-MODEL_CONFIG = ROOT / "handler" / "model-config.yaml"
 NAMED_SETS = ["canvas", "canvas-isi", "canvas-numta", "numta-20pct", "isi-10pct",
               *(f"numta-{s}" for s in "abcd")]
 
