@@ -513,6 +513,7 @@ def test_dashboard_has_the_panels_operators_watch():
         assert p["gridPos"]["x"] + p["gridPos"]["w"] <= 24, p["title"]
     by_digit = next(p for p in panels if p["title"] == "Predictions per digit")
     assert "by (Digit)" in by_digit["targets"][0]["expr"]
+    assert any("NotADigit" in t["expr"] for t in by_digit["targets"])  # "not sure" answers beside the digits
     by_reason = next(p for p in panels if p["title"] == "Rejected inputs per reason")
     assert "by (Reason)" in by_reason["targets"][0]["expr"]
 

@@ -15,6 +15,7 @@ from service.processes import ServerProcess, free_port, spawn, wait_until
 from service.torchserve import MODEL_NAME
 from tests.deploy_files import DOCKER, ROOT, dashboard_queries, metric_names
 from tests.digit_images import bengali_fonts, png_bytes, render_digit
+from tests.strokes import SCRIBBLES, draw
 
 PROMETHEUS_CONFIG = DOCKER / "prometheus" / "prometheus.yml"
 HAS_GATEWAY = (ROOT / "gateway" / "__init__.py").exists()
@@ -100,10 +101,10 @@ def prometheus(torchserve, gateway_or_none, tmp_path_factory):
 
 
 def send_traffic(torchserve, gateway) -> None:
-    """Three answers and one refusal, through the gateway when there is one."""
+    """Three answers, a "not sure" and one refusal, through the gateway when there is one."""
     font = bengali_fonts()[-1]
-    for digit in (1, 5, 8):
-        image = png_bytes(render_digit(digit, font))
+    scribble = png_bytes(draw(SCRIBBLES["star"], 14))
+    for image in [*(png_bytes(render_digit(digit, font)) for digit in (1, 5, 8)), scribble]:
         if gateway is not None:
             r = requests.post(f"{gateway.url}/api/predict", data=image, headers={"Content-Type": "image/png"},
                               timeout=30)

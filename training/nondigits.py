@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from training import data, glyphs, redraw, scribbles
 
@@ -61,7 +60,7 @@ def prepared(images, desc: str) -> np.ndarray:
 
 def with_redraws(images: np.ndarray, seed: int, desc: str) -> np.ndarray:
     """The images as stored and once redrawn with a canvas-style pen, like the digits in training."""
-    redrawn = redraw.redraw_all(list(tqdm(images, desc=f"redrawing {desc}", leave=False)), seed, *PEN)
+    redrawn = redraw.redraw_all(images, seed, *PEN)
     return np.concatenate([prepared(images, desc), prepared(redrawn, f"{desc} redrawn")])
 
 
