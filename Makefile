@@ -4,10 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA_DIR ?= ../shared/data
 WEIGHTS := weights/bengali_digit.pt
-MAR := model_store/bengali_digit.mar
+MARS := model_store/bengali_digit.mar model_store/bengali_number.mar
 GATEWAY_PORT ?= 8000
 
-.PHONY: help serve stop test archive train train-deps evaluate lint system-deps clean bench soak
+.PHONY: help serve stop test archive train train-deps evaluate evaluate-numbers lint system-deps clean bench soak
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,12 +21,12 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-$(MAR): $(VENV)/.runtime $(WEIGHTS) handler/handler.py handler/model-config.yaml $(wildcard bengali_digit/*.py)
+$(MARS) &: $(VENV)/.runtime $(WEIGHTS) handler/handler.py handler/model-config.yaml $(wildcard bengali_digit/*.py)
 	$(PY) -m handler.archive --export-path model_store
 
-archive: $(MAR)  ## build model_store/bengali_digit.mar from the committed weights
+archive: $(MARS)  ## build model_store/bengali_{digit,number}.mar from the committed weights
 
-serve: $(MAR)  ## start TorchServe and the gateway on 127.0.0.1, wait until ready, print the page's URL
+serve: $(MARS)  ## start TorchServe and the gateway on 127.0.0.1, wait until ready, print the page's URL
 	GATEWAY_PORT=$(GATEWAY_PORT) $(PY) -m service.stack start
 
 stop:  ## stop what `make serve` started (by PID)
@@ -65,6 +65,9 @@ train: $(VENV)/.runtime train-deps  ## train the committed model into $(WEIGHTS)
 evaluate: $(VENV)/.runtime  ## the served answers on a set: make evaluate DATA=file.npz [NONDIGITS=other.npz] [OUT=result.json]
 	$(PY) -m training.evaluate $(or $(DATA),canvas) --data-dir $(DATA_DIR) $(if $(NONDIGITS),--nondigits $(NONDIGITS)) \
 	  $(if $(OUT),--out $(OUT))
+
+evaluate-numbers: $(VENV)/.runtime  ## whole-number accuracy per regime and length on numbers composed from canvas_val strokes [OUT=file.json]
+	$(PY) -m training.evaluate_numbers --strokes $(DATA_DIR)/canvas_val_strokes.json $(if $(OUT),--out $(OUT))
 
 clean:  ## remove build outputs (not the venv, not the weights)
 	rm -rf model_store build .run runs/latest

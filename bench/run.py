@@ -112,7 +112,7 @@ class Bench:
         self.t0 = time.monotonic()
         self.plan, self.work, self.log = plan, work, log
         self.defaults = shipped_defaults()
-        self.store = build_archive(work / "model_store").parent
+        self.store = build_archive(work / "model_store")[0].parent
         self.bodies: Bodies = canvas.canvas_pngs(plan.payloads)
         self.me = psutil.Process()
 

@@ -48,6 +48,7 @@ STATUS_BY_CODE = {
     "unsupported_media_type": 415,
     "blank_image": 422,
     "no_digit": 422,
+    "too_many_digits": 422,  # bengali_number: more digits than one number may have
 }
 
 
@@ -195,10 +196,16 @@ def corners(mask: np.ndarray) -> tuple[int, int, int]:
 
 
 def piece_sizes(mask: np.ndarray) -> np.ndarray:
-    """Pixel counts of the 8-connected pieces of `mask`, largest first, in numpy alone (the serving
-    images carry no scipy). The nodes are the runs of each row, joined where runs of adjacent rows
-    touch; union-find over them, each round hooking every root to the smallest root it touches and
-    then jumping every label to its root: a handful of rounds on any image."""
+    """Pixel counts of the 8-connected pieces of `mask`, largest first."""
+    labels, n = label_pieces(mask)
+    return np.sort(np.bincount(labels[labels >= 0], minlength=n))[::-1] if n else np.zeros(0, dtype=np.int64)
+
+
+def label_pieces(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """(labels, n): each pixel of `mask` gets the index 0..n-1 of its 8-connected piece, others -1;
+    in numpy alone (the serving images carry no scipy). The nodes are the runs of each row, joined
+    where runs of adjacent rows touch; union-find over them, each round hooking every root to the
+    smallest root it touches and then jumping every label to its root: a handful of rounds on any image."""
     h, w = mask.shape
     padded = np.zeros((h, w + 1), dtype=bool)  # a gap after each row, so that no run wraps round
     padded[:, :w] = mask
@@ -206,9 +213,8 @@ def piece_sizes(mask: np.ndarray) -> np.ndarray:
     starts = flat & ~np.concatenate(([False], flat[:-1]))
     n = int(np.count_nonzero(starts))
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.full((h, w), -1, dtype=np.int64), 0
     run = np.where(flat, np.cumsum(starts, dtype=np.int32) - 1, -1).reshape(h, w + 1)[:, :w]
-    lengths = np.bincount(run[run >= 0], minlength=n)
     pairs = []
     for dx in (-1, 0, 1):  # below left, below, below right
         upper, lower = run[:-1, max(0, -dx) : w - max(0, dx)], run[1:, max(0, dx) : w - max(0, -dx)]
@@ -225,7 +231,8 @@ def piece_sizes(mask: np.ndarray) -> np.ndarray:
         np.minimum.at(parent, np.maximum(pu[differ], pv[differ]), np.minimum(pu[differ], pv[differ]))
         while not np.array_equal(parent[parent], parent):
             parent = parent[parent]
-    return np.sort(np.bincount(parent, weights=lengths, minlength=n)[np.unique(parent)].astype(np.int64))[::-1]
+    roots, piece = np.unique(parent, return_inverse=True)
+    return np.where(run >= 0, piece[np.maximum(run, 0)], -1), len(roots)
 
 
 def prepare(image: Image.Image | np.ndarray) -> np.ndarray:

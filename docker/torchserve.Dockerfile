@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# TorchServe 0.12.0 serving bengali_digit.mar. Build from the repository root (see .dockerignore):
+# TorchServe 0.12.0 serving bengali_digit.mar and bengali_number.mar. Build from the repository root (see .dockerignore):
 #   docker build -f docker/torchserve.Dockerfile -t bengali-digit-torchserve:1.0 .
 #
 # Base: python:3.11-slim plus Debian's Java 17 runtime, not pytorch/torchserve:0.12.0-cpu. That
@@ -43,7 +43,7 @@ COPY --from=venv /opt/venv /opt/venv
 # Code, config and model are root-owned and read-only to TorchServe; it writes only logs/ and tmp/
 # (where it unpacks the archive).
 COPY docker/config.properties metrics.yaml /home/model-server/
-COPY --from=archive /model-store/bengali_digit.mar /home/model-server/model-store/
+COPY --from=archive /model-store/bengali_digit.mar /model-store/bengali_number.mar /home/model-server/model-store/
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 TEMP=/home/model-server/tmp \
     LOG_LOCATION=/home/model-server/logs METRICS_LOCATION=/home/model-server/logs
 USER 1000:1000

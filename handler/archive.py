@@ -1,9 +1,11 @@
-"""Build the TorchServe archive `bengali_digit.mar` from the committed weights.
+"""Build the TorchServe archives `bengali_digit.mar` and `bengali_number.mar` from the committed weights.
 
     python -m handler.archive [--export-path model_store] [--weights weights/bengali_digit.pt]
 
-The `bengali_digit` package travels inside the archive, so the worker imports the very modules
+The `bengali_digit` package travels inside each archive, so the worker imports the very modules
 that training and evaluation use. TorchServe puts the archive's root on the worker's sys.path.
+The two archives differ only in the `task` their handler configuration names: one handler, one
+package, the same weights.
 """
 
 from __future__ import annotations
@@ -15,30 +17,41 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_NAME = "bengali_digit"
+NUMBER_MODEL_NAME = "bengali_number"
+TASKS = {MODEL_NAME: "digit", NUMBER_MODEL_NAME: "number"}  # model name -> handler task
 MODEL_VERSION = "1.0"
 DEFAULT_WEIGHTS = ROOT / "weights" / "bengali_digit.pt"
 MODEL_CONFIG = ROOT / "handler" / "model-config.yaml"
 
 
-def build_archive(export_path: Path, weights: Path = DEFAULT_WEIGHTS) -> Path:
+def build_archive(export_path: Path, weights: Path = DEFAULT_WEIGHTS) -> list[Path]:
+    """Both archives into `export_path`; returns their paths."""
     export_path.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as staging:
-        # the archiver copies a directory's contents, so stage the package inside one
-        shutil.copytree(ROOT / "bengali_digit", Path(staging) / "bengali_digit",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        subprocess.run(
-            [str(Path(sys.executable).parent / "torch-model-archiver"),
-             "--model-name", MODEL_NAME, "--version", MODEL_VERSION,
-             "--serialized-file", str(weights),
-             "--handler", str(ROOT / "handler" / "handler.py"),
-             "--extra-files", staging,
-             "--config-file", str(MODEL_CONFIG),
-             "--export-path", str(export_path), "--force"],
-            check=True,
-        )
-    return export_path / f"{MODEL_NAME}.mar"
+    config = yaml.safe_load(MODEL_CONFIG.read_text())
+    out = []
+    for name, task in TASKS.items():
+        with tempfile.TemporaryDirectory() as staging:
+            # the archiver copies a directory's contents, so stage the package inside one
+            shutil.copytree(ROOT / "bengali_digit", Path(staging) / "package" / "bengali_digit",
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            model_config = Path(staging) / "model-config.yaml"
+            model_config.write_text(yaml.safe_dump({**config, "handler": {**config["handler"], "task": task}}))
+            subprocess.run(
+                [str(Path(sys.executable).parent / "torch-model-archiver"),
+                 "--model-name", name, "--version", MODEL_VERSION,
+                 "--serialized-file", str(weights),
+                 "--handler", str(ROOT / "handler" / "handler.py"),
+                 "--extra-files", str(Path(staging) / "package"),
+                 "--config-file", str(model_config),
+                 "--export-path", str(export_path), "--force"],
+                check=True,
+            )
+        out.append(export_path / f"{name}.mar")
+    return out
 
 
 def main() -> None:
@@ -46,7 +59,8 @@ def main() -> None:
     p.add_argument("--export-path", type=Path, default=ROOT / "model_store", help="(default: model_store)")
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="(default: weights/bengali_digit.pt)")
     args = p.parse_args()
-    print(build_archive(args.export_path, args.weights))
+    for path in build_archive(args.export_path, args.weights):
+        print(path)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""TorchServe handler: a batch of requests -> one JSON answer each.
+"""TorchServe handler: a batch of requests -> one JSON answer each, for both models: a digit
+(`bengali_digit`) or a whole number (`bengali_number`, `task: number` in its archive's config).
 
 A thin adapter in the shape of TorchServe's BaseHandler: the payload formats, the preprocessing and
 the network all come from the `bengali_digit` package, shipped inside the .mar, which training and
@@ -20,10 +21,16 @@ from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
 from bengali_digit import network, verdict
+from bengali_digit.number import read_number
 from bengali_digit.payload import image_bytes, request_body
 from bengali_digit.preprocess import PreprocessError, decode_image, prepare
 
 logger = logging.getLogger(__name__)
+
+
+def sent_image(row: dict):
+    """The decoded image of one request of a batch, in any accepted payload form."""
+    return decode_image(image_bytes(request_body(row)))
 
 
 class BengaliDigitHandler(BaseHandler):
@@ -42,6 +49,7 @@ class BengaliDigitHandler(BaseHandler):
         self.temperature = float(meta.get("temperature", 1.0))
         self.score_method = meta.get("digit_score", "msp")
         self.threshold = verdict.threshold(config)
+        self.task = config.get("task", "digit")
         self.model_name = context.model_name
         self.initialized = True
         logger.info("loaded %s with %d torch threads; temperature %.4g, %s score, not-sure below %.4g",
@@ -49,24 +57,21 @@ class BengaliDigitHandler(BaseHandler):
 
     def handle(self, data: list[dict], context) -> list[dict]:
         self.context = context
+        for idx in range(len(data)):
+            context.set_response_content_type(idx, "application/json")
+            # lets operators (and the tests) see dynamic batching at work
+            context.set_response_header(idx, "X-Batch-Size", str(len(data)))
+        if self.task == "number":
+            return self.handle_numbers(data)
         t0 = time.perf_counter()
         images: list[np.ndarray] = []
         slots: list[int] = []
         outputs: list[dict | None] = [None] * len(data)
         for idx, row in enumerate(data):
-            context.set_response_content_type(idx, "application/json")
-            # lets operators (and the tests) see dynamic batching at work
-            context.set_response_header(idx, "X-Batch-Size", str(len(data)))
-            try:
-                images.append(prepare(decode_image(image_bytes(request_body(row)))))
+            image, outputs[idx] = self.attempt(idx, lambda row=row: prepare(sent_image(row)))
+            if image is not None:
+                images.append(image)
                 slots.append(idx)
-            except PreprocessError as err:
-                outputs[idx] = self.refuse(idx, err)
-            except Exception:  # a bug on one input fails that request alone, not its whole batch (503)
-                logger.exception("unexpected error preparing request %d", idx)
-                context.set_response_status(500, HTTPStatus(500).phrase, idx)
-                self.record("RejectedInputs", 1, [self.model_name, "internal_error"], MetricTypes.COUNTER)
-                outputs[idx] = {"error": "internal_error", "message": "the server failed on this input; it is logged"}
         t1 = time.perf_counter()
         if images:
             with torch.inference_mode():
@@ -80,6 +85,39 @@ class BengaliDigitHandler(BaseHandler):
         if images:
             self.record("InferenceTime", (t2 - t1) * 1000, [self.model_name], MetricTypes.GAUGE)
         return outputs
+
+    def handle_numbers(self, data: list[dict]) -> list[dict]:
+        """Each request is one number: its candidate digits go through the network together."""
+        t0 = time.perf_counter()
+        outputs = []
+        for idx, row in enumerate(data):
+            answer, error = self.attempt(idx, lambda row=row: read_number(sent_image(row), self.classify))
+            if answer is not None:
+                self.record("NumberPredictions", 1, [self.model_name], MetricTypes.COUNTER)
+                self.record("NumberDigits", len(answer["digits"]), [self.model_name], MetricTypes.COUNTER)
+            outputs.append(answer if error is None else error)
+        self.record("HandlerTime", (time.perf_counter() - t0) * 1000, [self.model_name, "Model"])
+        return outputs
+
+    def classify(self, prepared: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What read_number asks of the network: calibrated probabilities, is a digit, digit score."""
+        with torch.inference_mode():
+            logits = self.model(torch.from_numpy(prepared)[:, None])
+            scores = verdict.digit_score(logits, self.temperature, self.score_method).numpy()
+            return verdict.probabilities(logits, self.temperature).numpy(), scores >= self.threshold, scores
+
+    def attempt(self, idx: int, work) -> tuple[object, dict | None]:
+        """(work(), None), or (None, the 4xx/500 JSON that request `idx` gets instead): a bad or
+        failing input fails that request alone, never its whole batch (503) or its worker."""
+        try:
+            return work(), None
+        except PreprocessError as err:
+            return None, self.refuse(idx, err)
+        except Exception:
+            logger.exception("unexpected error on request %d", idx)
+            self.context.set_response_status(500, HTTPStatus(500).phrase, idx)
+            self.record("RejectedInputs", 1, [self.model_name, "internal_error"], MetricTypes.COUNTER)
+            return None, {"error": "internal_error", "message": "the server failed on this input; it is logged"}
 
     def answer(self, probabilities: list[float], score: float) -> dict:
         out = verdict.answer(probabilities, score, self.threshold)

@@ -62,8 +62,9 @@ class TorchServe(ServerProcess):
         props.update(self.overrides)
         if self.model_overrides:
             models = json.loads(props["models"])
-            for version in models[MODEL_NAME].values():
-                version.update(self.model_overrides)
+            for versions in models.values():
+                for version in versions.values():
+                    version.update(self.model_overrides)
             props["models"] = json.dumps(models)
         self.props = props
 
@@ -105,11 +106,14 @@ class TorchServe(ServerProcess):
         return self
 
     def ready(self) -> bool:
-        """The model answers: at least one worker READY and /ping healthy."""
+        """Every model answers: at least one worker READY each, and /ping healthy."""
         if requests.get(f"{self.inference}/ping", timeout=2).status_code != 200:
             return False
-        r = requests.get(f"{self.management}/models/{MODEL_NAME}", timeout=2)
-        return r.ok and any(w["status"] == "READY" for w in r.json()[0]["workers"])
+        for name in json.loads(self.props["models"]):
+            r = requests.get(f"{self.management}/models/{name}", timeout=2)
+            if not (r.ok and any(w["status"] == "READY" for w in r.json()[0]["workers"])):
+                return False
+        return True
 
     def wait_ready(self, timeout: float = 120) -> float:
         return wait_until(self.ready, timeout, "TorchServe", alive=self.alive)

@@ -12,6 +12,7 @@ import pytest
 import requests
 from PIL import ImageOps
 
+from handler.archive import NUMBER_MODEL_NAME
 from service.processes import free_port
 from service.torchserve import API_KEYS, MODEL_NAME, TorchServe
 from tests.answers import assert_same_answer, check_body
@@ -175,4 +176,4 @@ def test_a_scribble_is_answered_not_a_digit_and_counted(torchserve, name):
 def test_ping_and_api_description(torchserve):
     assert requests.get(f"{torchserve.inference}/ping", timeout=5).json()["status"] == "Healthy"
     models = requests.get(f"{torchserve.management}/models", timeout=5).json()["models"]
-    assert [m["modelName"] for m in models] == [MODEL_NAME]
+    assert sorted(m["modelName"] for m in models) == [MODEL_NAME, NUMBER_MODEL_NAME]

@@ -62,6 +62,13 @@ class Served:
         config = yaml.safe_load(MODEL_CONFIG.read_text())["handler"]
         self.threshold = verdict.threshold(config) if threshold is None else threshold
 
+    def classify(self, prepared: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Prepared images -> (calibrated probabilities, is a digit, digit score): what
+        `bengali_digit.number.read_number` asks of the network."""
+        logits = torch.from_numpy(logits_arrays(self.model, prepared))
+        scores = verdict.digit_score(logits, self.temperature, self.method).numpy()
+        return verdict.probabilities(logits, self.temperature).numpy(), scores >= self.threshold, scores
+
     def read(self, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(kept by preprocessing, calibrated probabilities (N, 10), digit scores), -inf where refused."""
         prepared, kept = data.prepare_all(x, desc="preprocessing")

@@ -1,0 +1,197 @@
+"""A picture of a handwritten number -> its digits, left to right, each read by the digit network.
+
+Over-segmentation and the best path by recognition score: the ink's 8-connected pieces (a digit
+drawn in several strokes is merged back by how its pieces overlap left to right), pieces wider than
+a digit are cut at the thin columns between touching digits, and every run of up to MAX_SPAN
+neighbouring atoms is a candidate digit. Each candidate goes through the digit model's own
+preprocessing (`preprocess.normalize_digit`) and the network; dynamic programming picks the split
+whose candidates are most surely digits. A half-digit tends to score low on "is a digit" (the
+"not sure" output), which is what keeps a touching pair from being read as three or four digits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+from PIL import Image
+
+from bengali_digit import DIGITS
+from bengali_digit.preprocess import (
+    INK_LEVEL,
+    MIN_INK_PIXELS,
+    PreprocessError,
+    check_strokes,
+    ink_map,
+    label_pieces,
+    normalize_digit,
+    to_gray,
+)
+
+MAX_DIGITS = 12
+MAX_SPAN = 4  # atoms one digit may be made of
+MAX_WIDTH = 1.6  # widest candidate digit, in line heights
+MIN_CUT_GAP = 0.2  # cuts inside a wide piece are at least this many line heights apart
+# A candidate shorter than SHORT line heights pays SHORT_COST × log(its share of that height): on
+# composed numbers this was the difference between splitting a digit's detached stroke off as a
+# digit of its own and not (docs/model-card.md, Numbers).
+SHORT = 0.6
+SHORT_COST = 2.0
+SPECK = 0.02  # pieces under this share of the line height in both sides are dots that join a neighbour
+
+# prepared (N, 28, 28) -> (calibrated digit probabilities (N, 10), is a digit (N,), digit score in [0, 1] (N,))
+Classify = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+@dataclass
+class Atom:
+    """Ink pixels (row and column indices into the ink map) that always stay together."""
+
+    ys: np.ndarray
+    xs: np.ndarray
+
+    @property
+    def left(self) -> int:
+        return int(self.xs.min())
+
+    @property
+    def right(self) -> int:
+        return int(self.xs.max())
+
+
+def atoms_of(ink: np.ndarray) -> tuple[list[Atom], float]:
+    """The ink's atoms, left to right, and the line height they were cut by."""
+    mask = ink >= INK_LEVEL
+    if int(mask.sum()) < MIN_INK_PIXELS:
+        raise PreprocessError("blank_image", "too little ink to read a number")
+    labels, n = label_pieces(mask)
+    ys, xs = np.nonzero(mask)
+    which = labels[ys, xs]
+    pieces = [Atom(ys[which == k], xs[which == k]) for k in range(n)]
+    rows = np.flatnonzero(mask.any(axis=1))
+    line = float(rows[-1] - rows[0] + 1)
+    big = [p for p in pieces if max(np.ptp(p.ys), np.ptp(p.xs)) + 1 >= SPECK * line]
+    small = [p for p in pieces if max(np.ptp(p.ys), np.ptp(p.xs)) + 1 < SPECK * line]
+    if not big:
+        raise PreprocessError("blank_image", "too little ink to read a number")
+    for p in small:  # a dot joins the piece nearest to it, left to right
+        nearest = min(big, key=lambda b: abs((b.left + b.right) / 2 - p.xs.mean()))
+        nearest.ys, nearest.xs = np.concatenate([nearest.ys, p.ys]), np.concatenate([nearest.xs, p.xs])
+    merged = merge_overlapping(sorted(big, key=lambda p: p.left))
+    out: list[Atom] = []
+    for p in merged:
+        out.extend(cut(p, line))
+    return out, line
+
+
+def merge_overlapping(pieces: list[Atom]) -> list[Atom]:
+    """Pieces of one digit drawn in several strokes overlap left to right far more than neighbouring
+    digits do: merge a piece into the previous one when most of the narrower one lies within it."""
+    out: list[Atom] = []
+    for p in pieces:
+        if out:
+            q = out[-1]
+            overlap = min(p.right, q.right) - max(p.left, q.left) + 1
+            narrower = min(p.right - p.left, q.right - q.left) + 1
+            if overlap >= 0.6 * narrower:
+                out[-1] = Atom(np.concatenate([q.ys, p.ys]), np.concatenate([q.xs, p.xs]))
+                continue
+        out.append(p)
+    return out
+
+
+def cut(piece: Atom, line: float) -> list[Atom]:
+    """A piece wider than a digit is cut at its thinnest columns (the necks between touching
+    digits), at least MIN_CUT_GAP line heights apart, into atoms."""
+    width = piece.right - piece.left + 1
+    if width <= 0.8 * line:
+        return [piece]
+    profile = np.bincount(piece.xs - piece.left, minlength=width).astype(float)
+    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+    gap = max(2, int(MIN_CUT_GAP * line))
+    inner = np.arange(gap, width - gap)
+    minima = [c for c in inner if smooth[c] <= smooth[max(0, c - gap // 2) : c + gap // 2 + 1].min()]
+    cuts: list[int] = []
+    for c in sorted(minima, key=lambda c: (smooth[c], c)):
+        if all(abs(c - d) >= gap for d in cuts):
+            cuts.append(c)
+    edges = [0, *sorted(cuts), width]
+    rel = piece.xs - piece.left
+    return [Atom(piece.ys[m], piece.xs[m]) for a, b in pairwise(edges)
+            if (m := (rel >= a) & (rel < b)).any()]
+
+
+def candidate_image(ink: np.ndarray, atoms: list[Atom]) -> tuple[np.ndarray, list[int]]:
+    """The ink of these atoms alone, cropped, and its box [x0, y0, x1, y1] (x1, y1 exclusive)."""
+    ys = np.concatenate([a.ys for a in atoms])
+    xs = np.concatenate([a.xs for a in atoms])
+    y0, x0 = int(ys.min()), int(xs.min())
+    y1, x1 = int(ys.max()) + 1, int(xs.max()) + 1
+    # the atoms' own pixels plus the faint anti-aliased edge next to them, not the neighbours' ink
+    own = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    own[ys - y0, xs - x0] = True
+    grown = own.copy()
+    grown[1:] |= own[:-1]
+    grown[:-1] |= own[1:]
+    grown[:, 1:] |= own[:, :-1]
+    grown[:, :-1] |= own[:, 1:]
+    crop = ink[y0:y1, x0:x1] * grown
+    return crop, [x0, y0, x1, y1]
+
+
+def read_number(image: Image.Image | np.ndarray, classify: Classify) -> dict:
+    """The number in `image` (the handler's answer). Raises PreprocessError for no ink, noise, or
+    more than MAX_DIGITS digits."""
+    gray = to_gray(image)
+    if gray.ndim != 2 or min(gray.shape) < 2:
+        raise PreprocessError("bad_shape", f"image of shape {gray.shape} is too small to hold a number")
+    ink = ink_map(gray)
+    mask = ink >= INK_LEVEL
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows):
+        check_strokes(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    atoms, line = atoms_of(ink)
+    spans = [(i, j) for i in range(len(atoms)) for j in range(i + 1, min(len(atoms), i + MAX_SPAN) + 1)
+             if atoms[j - 1].right - atoms[i].left + 1 <= MAX_WIDTH * line or j == i + 1]
+    crops = [candidate_image(ink, atoms[i:j]) for i, j in spans]
+    prepared = np.zeros((len(crops), 28, 28), dtype=np.float32)
+    readable = np.ones(len(crops), dtype=bool)
+    for k, (crop, _) in enumerate(crops):
+        try:
+            prepared[k] = normalize_digit(crop)
+        except PreprocessError:  # a sliver or a speck: no digit, but the path may still need it
+            readable[k] = False
+    probs, is_digit, score = classify(prepared)
+    is_digit = is_digit & readable
+    fit = np.log(np.clip(np.where(readable, score, 0), 1e-6, 1)) + np.log(np.clip(probs.max(axis=1), 1e-6, 1))
+    # a fragment can look like a digit to the network; it rarely has a digit's height
+    heights = np.array([box[3] - box[1] for _, box in crops], dtype=float)
+    fit += SHORT_COST * np.log(np.clip(heights / (SHORT * line), 1e-3, 1))
+    # best[j]: the best total fit of atoms[:j] split into candidates, and the candidate that ends it
+    best = [(0.0, -1)] + [(-np.inf, -1)] * len(atoms)
+    for k, (i, j) in enumerate(spans):
+        if best[i][0] + fit[k] > best[j][0]:
+            best[j] = (best[i][0] + fit[k], k)
+    chosen, j = [], len(atoms)
+    while j > 0:
+        k = best[j][1]
+        chosen.append(k)
+        j = spans[k][0]
+    chosen.reverse()
+    if len(chosen) > MAX_DIGITS:
+        raise PreprocessError("too_many_digits", f"read {len(chosen)} digits; at most {MAX_DIGITS} in one number")
+    digits = []
+    for k in chosen:
+        guess = int(probs[k].argmax())
+        yes = bool(is_digit[k])
+        digits.append({"verdict": "digit" if yes else "not_a_digit", "digit": guess if yes else None,
+                       "bengali": DIGITS[guess] if yes else None, "best_guess": guess,
+                       "confidence": round(float(probs[k, guess]), 6), "box": crops[k][1]})
+    whole = all(d["verdict"] == "digit" for d in digits)
+    number = "".join(str(d["best_guess"]) for d in digits)
+    return {"number": number if whole else None,
+            "bengali": "".join(DIGITS[int(c)] for c in number) if whole else None,
+            "confidence": round(float(np.prod([d["confidence"] for d in digits])), 6),
+            "digits": digits}

@@ -1,0 +1,108 @@
+"""Whole numbers: `bengali_digit.number` in-process on numbers rendered from Bengali fonts (spaced,
+tight, a touching pair), its errors, and the `bengali_number` model through a real TorchServe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image, ImageDraw, ImageFont
+
+from bengali_digit import DIGITS
+from bengali_digit.number import MAX_DIGITS, read_number
+from bengali_digit.preprocess import PreprocessError
+from handler.archive import NUMBER_MODEL_NAME
+from tests.digit_images import bengali_fonts, png_bytes
+from training.evaluate import Served
+
+FONTS = bengali_fonts()
+
+
+@pytest.fixture(scope="module")
+def served():
+    return Served()
+
+
+def render_number(text: str, font, gap: int, px: int = 120) -> tuple[Image.Image, list]:
+    """Dark digits on white, `gap` px between neighbouring ink boxes (negative: they overlap), and the
+    ink box of each digit."""
+    face = ImageFont.truetype(str(font), px)
+    glyphs = []
+    for ch in text:
+        g = Image.new("L", (2 * px, 2 * px), 0)
+        ImageDraw.Draw(g).text((px // 2, px // 2), ch, font=face, fill=255)
+        glyphs.append(g.crop(g.getbbox()))
+    width = sum(g.width for g in glyphs) + gap * (len(glyphs) - 1) + 80
+    ink = Image.new("L", (max(width, 80), 2 * px), 0)
+    x, boxes = 40, []
+    for g in glyphs:
+        y = px - g.height // 2
+        ink.paste(Image.fromarray(np.maximum(np.asarray(ink.crop((x, y, x + g.width, y + g.height))), np.asarray(g))),
+                  (x, y))
+        boxes.append([x, y, x + g.width, y + g.height])
+        x += g.width + gap
+    return Image.fromarray(255 - np.asarray(ink)), boxes
+
+
+@pytest.mark.parametrize("gap", [60, 25, 8])
+def test_font_numbers_in_several_spacings_are_read(served, gap):
+    wrong = []
+    for font in FONTS:
+        for text in ("২০২৬", "১৯৭১", "৩৪৫৮"):
+            image, _ = render_number(text, font, gap)
+            answer = read_number(image, served.classify)
+            if answer["bengali"] != text:
+                wrong.append(f"{font.stem} {text} -> {[d['best_guess'] for d in answer['digits']]}")
+    print(f"gap {gap}: wrong {wrong}")
+    assert len(wrong) <= len(FONTS) * 3 // 8, wrong  # most fonts read every number right
+
+
+def test_answer_shape_and_boxes(served):
+    image, boxes = render_number("৫০৭", FONTS[0], 40)
+    answer = read_number(image, served.classify)
+    assert answer["number"] == "507" and answer["bengali"] == "৫০৭"
+    assert 0 < answer["confidence"] <= 1
+    assert [d["digit"] for d in answer["digits"]] == [5, 0, 7]
+    for d, want in zip(answer["digits"], boxes, strict=True):
+        assert d["bengali"] == DIGITS[d["digit"]] and d["verdict"] == "digit"
+        x0, y0, x1, y1 = d["box"]
+        assert abs(x0 - want[0]) <= 3 and abs(x1 - want[2]) <= 3 and abs(y0 - want[1]) <= 3 and abs(y1 - want[3]) <= 3
+
+
+def test_a_touching_pair_is_split(served):
+    right = 0
+    for font in FONTS:
+        image, _ = render_number("৫৮", font, -6)
+        right += read_number(image, served.classify)["number"] == "58"
+    assert right >= len(FONTS) // 2
+
+
+def test_errors_name_the_problem(served):
+    with pytest.raises(PreprocessError) as err:
+        read_number(Image.new("L", (600, 200), 255), served.classify)
+    assert err.value.code == "blank_image" and err.value.status == 422
+    image, _ = render_number("১২৩৪৫৬৭৮৯০১২৩", FONTS[0], 30, px=60)
+    with pytest.raises(PreprocessError) as err:
+        read_number(image, served.classify)
+    assert err.value.code == "too_many_digits" and err.value.status == 422 and str(MAX_DIGITS) in err.value.message
+
+
+def test_bengali_number_through_torchserve(torchserve):
+    image, boxes = render_number("২০২৬", FONTS[0], 40)
+    r = requests.post(f"{torchserve.inference}/predictions/{NUMBER_MODEL_NAME}", data=png_bytes(image), timeout=30)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"number", "bengali", "confidence", "digits"}
+    assert body["number"] == "2026" and body["bengali"] == "২০২৬", body
+    assert [d["box"][0] for d in body["digits"]] == sorted(d["box"][0] for d in body["digits"])
+    for d, want in zip(body["digits"], boxes, strict=True):
+        assert set(d) == {"verdict", "digit", "bengali", "best_guess", "confidence", "box"}
+        assert abs(d["box"][0] - want[0]) <= 3 and abs(d["box"][2] - want[2]) <= 3
+
+
+@pytest.mark.parametrize(("data", "status", "code"), [(b"", 400, "empty_input"), (b"not an image", 415, "not_an_image"),
+                                                      (png_bytes(Image.new("L", (300, 100), 255)), 422, "blank_image")])
+def test_bad_inputs_get_the_digit_models_errors(torchserve, data, status, code):
+    for model in ("bengali_digit", NUMBER_MODEL_NAME):
+        r = requests.post(f"{torchserve.inference}/predictions/{model}", data=data, timeout=30)
+        assert r.status_code == status and r.json()["error"] == code, (model, r.text)
