@@ -33,12 +33,13 @@ from bengali_digit.preprocess import (
 MAX_DIGITS = 12
 MAX_SPAN = 4  # atoms one digit may be made of
 MAX_WIDTH = 1.6  # widest candidate digit, in line heights
-MIN_CUT_GAP = 0.2  # cuts inside a wide piece are at least this many line heights apart
-# A candidate shorter than SHORT line heights pays SHORT_COST × log(its share of that height): on
-# composed numbers this was the difference between splitting a digit's detached stroke off as a
-# digit of its own and not (docs/model-card.md, Numbers).
-SHORT = 0.6
-SHORT_COST = 2.0
+CUT_WIDTH = 1.2  # a piece wider than this many line heights is two or more touching digits
+MIN_CUT_GAP = 0.15  # cuts inside a wide piece are at least this many line heights apart
+# The network reads a slice of a digit as confidently as a whole one, so the path also weighs shape:
+# a candidate shorter than SHORT or narrower than NARROW line heights pays its COST × log(its share
+# of that size). Chosen on composed numbers (docs/model-card.md, Numbers).
+SHORT, SHORT_COST = 0.6, 2.0
+NARROW, NARROW_COST = 0.35, 3.0
 SPECK = 0.02  # pieces under this share of the line height in both sides are dots that join a neighbour
 
 # prepared (N, 28, 28) -> (calibrated digit probabilities (N, 10), is a digit (N,), digit score in [0, 1] (N,))
@@ -103,10 +104,10 @@ def merge_overlapping(pieces: list[Atom]) -> list[Atom]:
 
 
 def cut(piece: Atom, line: float) -> list[Atom]:
-    """A piece wider than a digit is cut at its thinnest columns (the necks between touching
-    digits), at least MIN_CUT_GAP line heights apart, into atoms."""
+    """A piece wider than CUT_WIDTH line heights is cut at its thinnest columns (the necks between
+    touching digits), at least MIN_CUT_GAP line heights apart, into atoms."""
     width = piece.right - piece.left + 1
-    if width <= 0.8 * line:
+    if width <= CUT_WIDTH * line:
         return [piece]
     profile = np.bincount(piece.xs - piece.left, minlength=width).astype(float)
     smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
@@ -169,6 +170,8 @@ def read_number(image: Image.Image | np.ndarray, classify: Classify) -> dict:
     # a fragment can look like a digit to the network; it rarely has a digit's height
     heights = np.array([box[3] - box[1] for _, box in crops], dtype=float)
     fit += SHORT_COST * np.log(np.clip(heights / (SHORT * line), 1e-3, 1))
+    widths = np.array([box[2] - box[0] for _, box in crops], dtype=float)
+    fit += NARROW_COST * np.log(np.clip(widths / (NARROW * line), 1e-3, 1))
     # best[j]: the best total fit of atoms[:j] split into candidates, and the candidate that ends it
     best = [(0.0, -1)] + [(-np.inf, -1)] * len(atoms)
     for k, (i, j) in enumerate(spans):
