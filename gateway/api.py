@@ -1,5 +1,6 @@
-"""POST /api/predict: the handler's input formats, checked for size and type here, then
-forwarded to TorchServe as plain image bytes; its answer (or its 4xx JSON) comes back as is."""
+"""POST /api/predict (one digit) and POST /api/number (a number): the handler's input formats,
+checked for size and type here, then forwarded to TorchServe's digit or number model as plain image
+bytes; its answer (or its 4xx JSON) comes back as is."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from bengali_digit.payload import image_bytes
 from bengali_digit.preprocess import MAX_PIXELS, MAX_SIDE, PreprocessError
 from gateway.metrics import metrics
-from gateway.upstream import client
+from gateway.upstream import Answer, client
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -23,12 +24,26 @@ RAW_TYPES = ("", "application/octet-stream", "application/x-www-form-urlencoded"
 def predict():
     """One picture of a digit -> TorchServe's answer, unchanged: {"verdict", "digit", "bengali",
     "best_guess", "confidence", "probabilities"}, or its 4xx JSON."""
-    image = read_image(request)
-    check_image(image)
-    answer = client().predict(image)
+    answer = forward("digit")
     if answer.status == 200:
         metrics().verdicts.labels(str(answer.body.get("verdict"))).inc()
     return jsonify(answer.body), answer.status
+
+
+@bp.post("/number")
+def number():
+    """One picture of a number -> TorchServe's answer, unchanged: {"number", "bengali",
+    "confidence", "digits": [{"verdict", "digit", "bengali", "best_guess", "confidence", "box"}, ...]},
+    or its 4xx JSON."""
+    answer = forward("number")
+    return jsonify(answer.body), answer.status
+
+
+def forward(kind: str) -> Answer:
+    """The request's image, read and checked, and the answer of TorchServe's model for `kind`."""
+    image = read_image(request)
+    check_image(image)
+    return client().predict(image, kind)
 
 
 @bp.after_request

@@ -1,5 +1,6 @@
-"""TorchServe's inference API as seen from the gateway: one connection pool per app, connect and
-read timeouts, and every way of failing turned into `Unavailable(reason)`.
+"""TorchServe's inference API as seen from the gateway: one connection pool per app for both models
+(digits and numbers), connect and read timeouts, and every way of failing turned into
+`Unavailable(reason)`.
 
 urllib3 directly rather than through requests: a forwarded prediction costs 0.3 ms of gateway CPU
 instead of 0.5 ms, and on a small host that CPU is what the gateway takes from TorchServe
@@ -44,10 +45,13 @@ def probe_image() -> bytes:
 
 
 class TorchServeClient:
-    def __init__(self, url: str, model: str, connect_timeout: float, read_timeout: float, pool_size: int,
-                 metrics: Metrics):
+    """`models` maps what is read ("digit", "number") to the TorchServe model that reads it; a 200
+    answer of each names what it read under that key ("digit": 3, "number": "2026")."""
+
+    def __init__(self, url: str, models: dict[str, str], connect_timeout: float, read_timeout: float,
+                 pool_size: int, metrics: Metrics):
         base_path = urllib3.util.parse_url(url).path or ""
-        self.predictions = f"{base_path.rstrip('/')}/predictions/{model}"
+        self.predictions = {kind: f"{base_path.rstrip('/')}/predictions/{name}" for kind, name in models.items()}
         self.metrics = metrics
         self.probe = probe_image()
         # gunicorn's threads share the pool; it keeps one connection per thread alive. No retries:
@@ -56,11 +60,11 @@ class TorchServeClient:
             url, maxsize=pool_size, block=False, retries=False,
             timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout))
 
-    def predict(self, image: bytes) -> Answer:
-        """TorchServe's answer to one image: 200 with the prediction or the handler's own 4xx JSON.
-        Anything else (down, slow, no worker, not JSON) raises Unavailable."""
+    def predict(self, image: bytes, kind: str = "digit") -> Answer:
+        """TorchServe's answer to one image from the model for `kind`: 200 with the prediction or the
+        handler's own 4xx JSON. Anything else (down, slow, no worker, not JSON) raises Unavailable."""
         try:
-            r = self.pool.urlopen("POST", self.predictions, body=image,
+            r = self.pool.urlopen("POST", self.predictions[kind], body=image,
                                   headers={"Content-Type": "application/octet-stream"})
         except NewConnectionError:  # before ConnectTimeoutError, of which it is a subclass
             raise self.fail("connect") from None
@@ -79,7 +83,7 @@ class TorchServeClient:
             body = json.loads(r.data)
         except ValueError:
             raise self.fail("bad_response") from None
-        if not isinstance(body, dict) or (r.status < 400 and "digit" not in body):
+        if not isinstance(body, dict) or (r.status < 400 and kind not in body):
             raise self.fail("bad_response")
         return Answer(r.status, body)
 
@@ -100,8 +104,8 @@ class TorchServeClient:
 def init_app(app: Flask) -> None:
     c = app.config
     app.extensions["torchserve"] = TorchServeClient(
-        c["TORCHSERVE_URL"], c["MODEL_NAME"], float(c["CONNECT_TIMEOUT"]), float(c["READ_TIMEOUT"]),
-        int(c["POOL_SIZE"]), app.extensions["metrics"])
+        c["TORCHSERVE_URL"], {"digit": c["MODEL_NAME"], "number": c["NUMBER_MODEL_NAME"]},
+        float(c["CONNECT_TIMEOUT"]), float(c["READ_TIMEOUT"]), int(c["POOL_SIZE"]), app.extensions["metrics"])
 
 
 def client() -> TorchServeClient:

@@ -35,8 +35,9 @@ def render_digit(digit: int, font: Path, glyph_px: int = 170, center: tuple[int,
 
 
 def render_text(text: str, font: Path, glyph_px: int = 170, center: tuple[int, int] = (140, 140),
-                stroke: int = 0, size: int = CANVAS) -> Image.Image:
-    image = Image.new("L", (size, size), 255)
+                stroke: int = 0, size: int | tuple[int, int] = CANVAS) -> Image.Image:
+    """Dark text on a white canvas, square or (width, height)."""
+    image = Image.new("L", size if isinstance(size, tuple) else (size, size), 255)
     draw = ImageDraw.Draw(image)
     draw.text(center, text, font=ImageFont.truetype(str(font), glyph_px), fill=0, anchor="mm",
               stroke_width=stroke, stroke_fill=0)

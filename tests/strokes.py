@@ -60,11 +60,12 @@ def shared_strokes(path: Path) -> dict[int, list[Stroke]]:
     return dict(sorted(chosen.items()))
 
 
-def draw(strokes: list[Stroke], width: float = 15, size: int = CANVAS):
-    """The strokes drawn the way the page draws them (round pen, dark on white), for checking."""
+def draw(strokes: list[Stroke], width: float = 15, size: int | tuple[int, int] = CANVAS):
+    """The strokes drawn the way the page draws them (round pen, dark on white), for checking; on a
+    square canvas or a (width, height) one."""
     from PIL import Image, ImageDraw
 
-    image = Image.new("L", (size, size), 255)
+    image = Image.new("L", size if isinstance(size, tuple) else (size, size), 255)
     pen = ImageDraw.Draw(image)
     for stroke in strokes:
         pen.line(stroke, fill=0, width=round(width), joint="curve")

@@ -1,7 +1,8 @@
 """The drawing page in Debian's Chromium, driven by Playwright against the running stack (gunicorn
 and TorchServe): digits drawn with the mouse, with touch on a phone-sized screen and with a pen;
 a scribble that is no digit ("not sure"); Undo and Clear; the message when the model is down; no
-console errors."""
+console errors. Number mode: numbers written digit by digit (spaced, touching, with a piece that
+is no digit), each digit boxed where it was drawn, on a desktop and a phone."""
 
 from __future__ import annotations
 
@@ -11,14 +12,16 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
+from skimage.measure import label
 
 from bengali_digit import DIGITS
 from service.gateway import Gateway
 from tests.conftest import ROOT, needs_shared_data
 from tests.digit_images import CANVAS, bengali_fonts
-from tests.strokes import SCRIBBLES, Stroke, font_strokes, shared_strokes
+from tests.strokes import SCRIBBLES, Stroke, draw, font_strokes, shared_strokes
 
 CHROMIUM = os.environ.get("BDR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -39,12 +42,13 @@ class Tab:
 
     page: object
     errors: list[str] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)  # of every /api/predict response
+    statuses: list[int] = field(default_factory=list)  # of every /api/predict and /api/number response
 
     def draw(self, strokes: list[Stroke], by: str = "mouse") -> None:
-        """Replay strokes given in 280×280 canvas pixels as pointer moves over the pad."""
+        """Replay strokes given in pixels of a 280 px tall image (a digit's pad: 280×280) as pointer
+        moves over the pad."""
         box = self.page.locator("#pad").bounding_box()
-        scale = box["width"] / CANVAS
+        scale = box["height"] / CANVAS
         cdp = self.page.context.new_cdp_session(self.page) if by != "mouse" else None
         for stroke in strokes:
             points = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in stroke]
@@ -72,9 +76,7 @@ class Tab:
     def result(self, strokes: int, state: str | tuple[str, ...] = "done") -> dict:
         """Wait for the page to show its answer (in `state`, or in one of them) for a drawing of
         `strokes` strokes, and read it."""
-        states = (state,) if isinstance(state, str) else state
-        self.page.locator(", ".join(f'#result[data-state="{s}"][data-strokes="{strokes}"]' for s in states)
-                          ).wait_for(timeout=WAIT_MS)
+        self.wait(strokes, state)
         return self.page.evaluate("""() => ({
             state: document.getElementById("result").dataset.state,
             bengali: document.getElementById("digit").textContent,
@@ -90,6 +92,48 @@ class Tab:
                 label: li.querySelector(".label").textContent, pct: li.querySelector(".pct").textContent,
                 top: li.classList.contains("top"), visible: li.getBoundingClientRect().height > 0})),
         })""")
+
+    def wait(self, strokes: int, state: str | tuple[str, ...]) -> None:
+        states = (state,) if isinstance(state, str) else state
+        self.page.locator(", ".join(f'#result[data-state="{s}"][data-strokes="{strokes}"]' for s in states)
+                          ).wait_for(timeout=WAIT_MS)
+
+    def number(self, strokes: int, state: str | tuple[str, ...] = "done") -> dict:
+        """Wait for Number mode's answer to a drawing of `strokes` strokes, and read it with the
+        boxes over the pad (in CSS pixels of the page)."""
+        self.wait(strokes, state)
+        return self.page.evaluate("""() => ({
+            state: document.getElementById("result").dataset.state,
+            bengali: document.getElementById("number").textContent,
+            latin: document.getElementById("number-latin").textContent,
+            confidence: document.getElementById("number-confidence").textContent,
+            announce: document.getElementById("announce").textContent,
+            not_sure: document.getElementById("number-not-sure").hidden ? ""
+                : document.querySelector("#number-not-sure p").textContent,
+            guess: document.getElementById("number-not-sure").hidden ? ""
+                : document.querySelector("#number-not-sure .guess").textContent,
+            boxes: [...document.querySelectorAll("#boxes .box")].map((b) => {
+                const r = b.getBoundingClientRect();
+                const t = b.querySelector(".tag").getBoundingClientRect();
+                return {verdict: b.dataset.verdict, tag: b.querySelector(".tag").textContent,
+                        x0: r.left, y0: r.top, x1: r.right, y1: r.bottom, tag_visible: t.height > 0};
+            }),
+        })""")
+
+    def number_mode(self, by: str = "click") -> None:
+        """Switch to Number mode with a click, a tap, or from the keyboard (Tab to the button, Enter)."""
+        if by == "keyboard":
+            self.page.focus("#mode-digit")
+            self.page.keyboard.press("Tab")
+            assert self.page.evaluate("document.activeElement.id") == "mode-number"
+            self.page.keyboard.press("Enter")
+        elif by == "tap":
+            self.page.tap("#mode-number")
+        else:
+            self.page.click("#mode-number")
+        self.page.locator('body[data-mode="number"] #result[data-state="idle"]').wait_for(timeout=WAIT_MS)
+        assert self.page.get_attribute("#mode-number", "aria-pressed") == "true"
+        assert self.page.get_attribute("#mode-digit", "aria-pressed") == "false"
 
     def pointer_types(self) -> list[str]:
         return sorted(self.page.evaluate("[...window.pointerTypes]"))
@@ -125,7 +169,7 @@ def open_tab(browser, url: str, device: dict) -> Tab:
     tab = Tab(page)
     page.on("console", lambda m: m.type == "error" and tab.errors.append(m.text))
     page.on("pageerror", lambda e: tab.errors.append(str(e)))
-    page.on("response", lambda r: r.url.endswith("/api/predict") and tab.statuses.append(r.status))
+    page.on("response", lambda r: r.url.endswith(("/api/predict", "/api/number")) and tab.statuses.append(r.status))
     page.goto(url + "/")
     page.locator('#result[data-state="idle"]').wait_for(timeout=WAIT_MS)
     return tab
@@ -318,3 +362,158 @@ def test_model_down_shows_the_error_then_retry_works(browser, own_torchserve, ow
     # Chromium logs every non-2xx fetch as a console error; nothing else may appear
     assert [e for e in tab.errors if "status of 503" not in e] == []
     page.context.close()
+
+
+# --- Number mode -------------------------------------------------------------------------------
+
+PEN = 15  # the page's pen on the 280 px tall image it sends (pad.js: PEN × 280)
+NUMBER_SCALE = 0.72  # font strokes (a 220 px glyph on 280) shrunk to leave room above and below
+LEFT = 30  # where the first digit starts, in image pixels
+
+
+def place(text: str, gap: float) -> list[list[Stroke]]:
+    """Each digit of `text` as font strokes, left to right in pixels of a 280 px tall image, with
+    `gap` pixels of paper between one digit's ink and the next (negative: the inks overlap)."""
+    out, x = [], float(LEFT)
+    for ch in text:
+        strokes = font_strokes(DIGITS.index(ch), FONT)
+        left = min(px for stroke in strokes for px, _ in stroke)
+        placed = [[(x + (px - left) * NUMBER_SCALE, CANVAS / 2 + (py - CANVAS / 2) * NUMBER_SCALE)
+                   for px, py in stroke] for stroke in strokes]
+        out.append(placed)
+        x = max(px for stroke in placed for px, _ in stroke) + PEN + gap
+    return out
+
+
+def pieces(digits: list[list[Stroke]]) -> int:
+    """Connected pieces of ink when drawn the way the page draws."""
+    ink = np.asarray(draw([s for d in digits for s in d], PEN, (3 * CANVAS, CANVAS))) < 128
+    return int(label(ink, connectivity=2).max())
+
+
+def touching(text: str) -> list[list[Stroke]]:
+    """The digits of `text` moved together until their inks touch (one piece fewer than apart)."""
+    apart = sum(pieces(place(ch, 0)) for ch in text)
+    for gap in range(0, -40, -2):
+        if pieces(digits := place(text, gap)) < apart:
+            return digits
+    raise AssertionError(f"{text} never touches")
+
+
+def ink_box(tab: Tab, strokes: list[Stroke]) -> tuple[float, float, float, float]:
+    """Where the ink of `strokes` lies on the page, in CSS pixels: the strokes' extent plus half a pen."""
+    pad = tab.page.locator("#pad").bounding_box()
+    scale = pad["height"] / CANVAS
+    xs = [x for stroke in strokes for x, _ in stroke]
+    ys = [y for stroke in strokes for _, y in stroke]
+    return (pad["x"] + (min(xs) - PEN / 2) * scale, pad["y"] + (min(ys) - PEN / 2) * scale,
+            pad["x"] + (max(xs) + PEN / 2) * scale, pad["y"] + (max(ys) + PEN / 2) * scale)
+
+
+def check_number(tab: Tab, text: str, digits: list[list[Stroke]], by: str = "mouse", spaced: bool = True) -> dict:
+    """Draw the digits stroke by stroke on a clean pad; the page must show `text`, in Bengali and
+    Latin digits, and one box per digit with its reading (where the digit was drawn, when spaced)."""
+    strokes = [s for d in digits for s in d]
+    tab.clear()
+    assert tab.page.locator("#boxes .box").count() == 0
+    tab.draw(strokes, by)
+    shown = tab.number(len(strokes))
+    latin = "".join(str(DIGITS.index(ch)) for ch in text)
+    assert (shown["bengali"], shown["latin"]) == (text, latin), shown
+    assert shown["confidence"].endswith("%") and shown["not_sure"] == ""
+    assert text in shown["announce"] and latin in shown["announce"]
+    boxes = shown["boxes"]
+    assert [b["tag"] for b in boxes] == [f"{ch}{DIGITS.index(ch)}" for ch in text]
+    assert all(b["verdict"] == "digit" and b["tag_visible"] for b in boxes)
+    assert [b["x0"] for b in boxes] == sorted(b["x0"] for b in boxes)
+    pad = tab.page.locator("#pad").bounding_box()
+    tolerance = 6 * pad["height"] / CANVAS  # a few image pixels: anti-aliasing, the pen's smoothing
+    for box, digit in zip(boxes, digits, strict=True):
+        x0, y0, x1, y1 = ink_box(tab, digit)
+        assert pad["x"] - 1 <= box["x0"] < box["x1"] <= pad["x"] + pad["width"] + 1, box
+        assert (box["y0"], box["y1"]) == (pytest.approx(y0, abs=tolerance), pytest.approx(y1, abs=tolerance))
+        if spaced:  # a touching pair is cut somewhere at its neck
+            assert (box["x0"], box["x1"]) == (pytest.approx(x0, abs=tolerance), pytest.approx(x1, abs=tolerance))
+    return shown
+
+
+SPACED, TOUCHING = "৩৪৫৮", "৫৮"  # read right from these strokes by the committed model
+
+
+def test_number_mode_with_the_mouse(desktop):
+    page = desktop.page
+    desktop.number_mode(by="keyboard")
+    assert page.url.endswith("#number")
+    pad = page.locator("#pad").bounding_box()
+    assert 2.5 <= pad["width"] / pad["height"] <= 3.05, pad
+    backing = page.evaluate("[document.getElementById('pad').width, document.getElementById('pad').height]")
+    assert backing == [pytest.approx(pad["width"], abs=2), pytest.approx(pad["height"], abs=2)]
+
+    check_number(desktop, SPACED, place(SPACED, 25))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "desktop-number.png", animations="disabled")
+    pair = touching(TOUCHING)
+    check_number(desktop, TOUCHING, pair, spaced=False)
+
+    # Undo takes back the last stroke and the boxes with it; the reading comes back for what is left
+    strokes = sum(len(d) for d in pair)
+    page.click("#undo")
+    assert page.locator("#boxes .box").count() == 0
+    desktop.wait(strokes - 1, ANSWERED)
+    desktop.clear()
+    assert page.locator("#boxes .box").count() == 0 and page.text_content("#number") == "?"
+
+    page.reload()  # the mode is in the URL
+    page.locator('body[data-mode="number"] #result[data-state="idle"]').wait_for(timeout=WAIT_MS)
+    page.click("#mode-digit")
+    page.locator('body[data-mode="digit"] #result[data-state="idle"]').wait_for(timeout=WAIT_MS)
+    assert not page.url.endswith("#number")
+    square = page.locator("#pad").bounding_box()
+    assert square["width"] == pytest.approx(square["height"], abs=1)
+    three = font_strokes(3, FONT)
+    desktop.draw(three)
+    assert desktop.result(len(three))["bengali"] == DIGITS[3]
+    assert desktop.errors == [] and set(desktop.statuses) == {200}
+
+
+def test_number_with_a_piece_that_is_no_digit(desktop):
+    """A star between two digits: the page asks about piece 2 and boxes it as unsure."""
+    star = SCRIBBLES["star"]
+    left, scale = min(x for s in star for x, _ in s), 0.5
+    five, eight = place("৫৮", 80 + 220 * scale - PEN)  # room between them for the star, 40 px from each
+    right = max(x for s in five for x, _ in s)
+    star = [[(right + 40 + scale * (x - left), CANVAS / 2 + scale * (y - CANVAS / 2)) for x, y in s] for s in star]
+    desktop.number_mode()
+    strokes = five + star + eight
+    desktop.draw(strokes)
+    shown = desktop.number(len(strokes), state="not-sure")
+    assert shown["not_sure"] == ("নিশ্চিত নই: বাঁ দিক থেকে ২ নম্বর অংশটি কি বাংলা অঙ্ক? "
+                                 "Not sure: is piece 2 from the left a Bengali digit?"), shown
+    assert re.fullmatch(r"সম্ভবত ৫[০-৯]৮ · best guess 5\d8", shown["guess"]), shown["guess"]
+    assert shown["bengali"] == "?" and shown["latin"] == "–"
+    assert [b["verdict"] for b in shown["boxes"]] == ["digit", "not_a_digit", "digit"]
+    assert [b["tag"] for b in shown["boxes"]] == ["৫5", "?", "৮8"]
+    assert "Not sure" in shown["announce"]
+    page = desktop.page
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "desktop-number-not-sure.png", animations="disabled")
+    assert desktop.errors == [] and set(desktop.statuses) == {200}
+
+
+def test_number_mode_on_a_phone(phone):
+    page = phone.page
+    phone.number_mode(by="tap")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, "the page scrolls sideways at 360 px"
+    pad = page.locator("#pad").bounding_box()
+    assert pad["width"] >= 320 and pad["x"] >= 0 and pad["x"] + pad["width"] <= 360, pad
+    assert pad["height"] <= 0.6 * pad["width"], "the number pad should be wider than tall"
+    for button in ("#mode-digit", "#mode-number", "#undo", "#clear"):
+        assert page.locator(button).bounding_box()["height"] >= 40
+    check_number(phone, SPACED, place(SPACED, 15), by="touch")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    answer = page.locator("#number").bounding_box()
+    assert answer["y"] + answer["height"] <= 740, "the answer is below the fold"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "phone-number.png", animations="disabled")
+    assert phone.pointer_types() == ["touch"]
+    assert phone.errors == [] and set(phone.statuses) == {200}

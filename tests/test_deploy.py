@@ -26,6 +26,7 @@ import pytest
 import requests
 import yaml
 
+from handler.archive import TASKS
 from service.processes import free_port
 from service.torchserve import API_KEYS, MODEL_NAME, TorchServe, read_properties
 from tests.deploy_files import DOCKER, ROOT, alert_queries, dashboard_panels, dashboard_queries, metric_names
@@ -334,11 +335,12 @@ def test_container_config_differs_from_the_root_one_only_where_intended():
     # the paths are where the Dockerfile puts the files
     steps = instructions(DOCKERFILES["torchserve"])
     copies = [args for kw, args in steps if kw == "COPY"]
-    assert any(args.endswith(f" {image['model_store']}/") and f"{MODEL_NAME}.mar" in args for args in copies)
+    for name in TASKS:  # both archives, the digit and the number model
+        assert any(args.endswith(f" {image['model_store']}/") and f"{name}.mar" in args for args in copies), name
     home = str(Path(image["metrics_config"]).parent) + "/"
     assert any("metrics.yaml" in args and "docker/config.properties" in args and args.endswith(f" {home}")
                for args in copies)
-    assert image["load_models"] == f"{MODEL_NAME}.mar"
+    assert image["load_models"].split(",") == [f"{name}.mar" for name in TASKS]
     cmd = json.loads(next(args for kw, args in steps if kw == "CMD"))
     assert cmd[cmd.index("--ts-config") + 1] == home + "config.properties"
     assert cmd[cmd.index("--model-store") + 1] == image["model_store"]

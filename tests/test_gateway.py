@@ -1,6 +1,6 @@
 """The gateway under gunicorn in front of a real TorchServe: the same answers as TorchServe's own,
-input checks before forwarding, 503 when TorchServe is down or slow and recovery after, probes,
-security headers and metrics."""
+for digits and for numbers, input checks before forwarding, 503 when TorchServe is down or slow and
+recovery after, probes, security headers and metrics."""
 
 from __future__ import annotations
 
@@ -12,26 +12,31 @@ import pytest
 import requests
 from PIL import Image
 
+from handler.archive import NUMBER_MODEL_NAME
 from service.gateway import Gateway
 from service.torchserve import MODEL_NAME, TorchServe
 from tests.answers import assert_same_answer, check_body
-from tests.digit_images import bengali_fonts, png_bytes, render_digit
+from tests.bad_inputs import BY_NAME
+from tests.digit_images import bengali_fonts, png_bytes, render_digit, render_text
 from tests.strokes import SCRIBBLES, draw
 
 FONT = bengali_fonts()[-1]
 PNG = {d: png_bytes(render_digit(d, FONT, 150, (140, 140), 3)) for d in range(10)}
+# A number as the page's number pad sends it: 280 px tall, three times as wide
+NUMBER = "২০২৬"
+NUMBER_PNG = png_bytes(render_text(NUMBER, FONT, 150, (420, 140), 3, (840, 280)))
 
 
 def data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def via_gateway(gw: Gateway, **kwargs) -> requests.Response:
-    return requests.post(f"{gw.url}/api/predict", timeout=30, **kwargs)
+def via_gateway(gw: Gateway, route: str = "/api/predict", **kwargs) -> requests.Response:
+    return requests.post(f"{gw.url}{route}", timeout=30, **kwargs)
 
 
-def direct(ts: TorchServe, **kwargs) -> requests.Response:
-    return requests.post(f"{ts.inference}/predictions/{MODEL_NAME}", timeout=30, **kwargs)
+def direct(ts: TorchServe, model: str = MODEL_NAME, **kwargs) -> requests.Response:
+    return requests.post(f"{ts.inference}/predictions/{model}", timeout=30, **kwargs)
 
 
 def check_error(r: requests.Response, status: int, code: str) -> dict:
@@ -93,6 +98,50 @@ def test_handlers_4xx_json_is_passed_through(gateway, torchserve):
     blank = png_bytes(Image.new("L", (280, 280), 255))
     mine, theirs = via_gateway(gateway, data=blank), direct(torchserve, data=blank)
     assert check_error(mine, 422, "blank_image") == theirs.json()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_number_answer_equals_torchserves_own(gateway, torchserve, fmt):
+    before = metric(gateway, "gateway_requests_total", endpoint="/api/number", status="200")
+    kwargs = FORMATS[fmt](NUMBER_PNG)
+    mine, theirs = via_gateway(gateway, "/api/number", **kwargs), direct(torchserve, NUMBER_MODEL_NAME, **kwargs)
+    assert mine.status_code == theirs.status_code == 200, mine.text
+    assert mine.json() == theirs.json()
+    assert mine.headers["Content-Type"] == "application/json" and mine.headers["Cache-Control"] == "no-store"
+    body = mine.json()
+    assert (body["bengali"], body["number"]) == (NUMBER, "2026"), body
+    boxes = [d["box"] for d in body["digits"]]
+    assert len(boxes) == len(NUMBER) and [b[0] for b in boxes] == sorted(b[0] for b in boxes)
+    assert all(0 <= x0 < x1 <= 840 and 0 <= y0 < y1 <= 280 for x0, y0, x1, y1 in boxes), boxes
+    assert metric(gateway, "gateway_requests_total", endpoint="/api/number", status="200") == before + 1
+
+
+@pytest.mark.parametrize(("image", "code"), [
+    (render_text("১২৩৪৫৬৭৮৯০১২৩", FONT, 100, (800, 100), 3, (1600, 200)), "too_many_digits"),
+    (Image.new("L", (840, 280), 255), "blank_image"),
+])
+def test_number_models_4xx_json_is_passed_through(gateway, torchserve, image, code):
+    png = png_bytes(image)
+    mine, theirs = via_gateway(gateway, "/api/number", data=png), direct(torchserve, NUMBER_MODEL_NAME, data=png)
+    assert check_error(mine, 422, code) == theirs.json()
+
+
+# Inputs of the bad-input corpus that /api/number owes the very answer /api/predict gets: refused by
+# the gateway's own reading and checks before any model sees them, or by the handlers' shared ones.
+NUMBER_BAD_INPUTS = ["empty body", "zero-byte PNG file", "truncated PNG", "plain text", "PDF", "malformed JSON",
+                     "bad base64", "JSON without image", "data URL of a non-image type", "multipart without a file",
+                     "1×1 image", "1×10,000 strip", "decompression bomb, 20,000×20,000 PNG",
+                     "5 MB body (over the 4 MiB image limit)", "7 MB body (over every request limit)",
+                     "PNG labelled text/plain", "all white"]
+
+
+@pytest.mark.parametrize("name", NUMBER_BAD_INPUTS)
+def test_number_refuses_bad_input_as_predict_does(gateway, name):
+    case = BY_NAME[name]
+    raw = case.request()
+    status, code = case.gateway
+    r = requests.request(raw.method, f"{gateway.url}/api/number", headers=raw.headers, data=raw.body, timeout=60)
+    check_error(r, status, code)
 
 
 @pytest.mark.parametrize(("kwargs", "code"), [

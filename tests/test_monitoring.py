@@ -129,11 +129,12 @@ def test_prometheus_scrapes_our_counters_from_torchserve(prometheus, torchserve,
     send_traffic(torchserve, gateway_or_none)
     # what TorchServe says now; Prometheus must catch up to at least that within a few scrapes
     want = {
-        f'sum(DigitPredictions{{ModelName="{MODEL_NAME}"}})': scraped_total(torchserve, "DigitPredictions"),
+        f'sum(DigitPredictions{{ModelName="{MODEL_NAME}"}})':
+            scraped_total(torchserve, "DigitPredictions", ModelName=MODEL_NAME),
         f'sum(RejectedInputs{{ModelName="{MODEL_NAME}",Reason="not_an_image"}})':
-            scraped_total(torchserve, "RejectedInputs", Reason="not_an_image"),
+            scraped_total(torchserve, "RejectedInputs", ModelName=MODEL_NAME, Reason="not_an_image"),
         f'sum(ts_inference_requests_total{{model_name="{MODEL_NAME}"}})':
-            scraped_total(torchserve, "ts_inference_requests_total"),
+            scraped_total(torchserve, "ts_inference_requests_total", model_name=MODEL_NAME),
     }
     assert all(v >= 1 for v in want.values()), want
     wait_until(lambda: all(prometheus.value(q) >= v for q, v in want.items()), 30, "our counters in Prometheus",

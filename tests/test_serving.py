@@ -153,9 +153,12 @@ def test_metrics_carry_torchserve_and_our_counters_and_grow(torchserve):
         predict(torchserve, data=png_bytes(render_digit(5, FONT)))
         predict(torchserve, data=b"not an image")
     after = scrape()
-    assert metric_total(after, "ts_inference_requests_total") >= metric_total(before, "ts_inference_requests_total") + 6
+    requests_total = {"model_name": MODEL_NAME}
+    assert (metric_total(after, "ts_inference_requests_total", **requests_total)
+            >= metric_total(before, "ts_inference_requests_total", **requests_total) + 6)
     for name, labels in (("DigitPredictions", {}), ("RejectedInputs", {"Reason": "not_an_image"})):
-        assert metric_total(after, name, ModelName=MODEL_NAME, **labels) >= metric_total(before, name, **labels) + 3
+        ours = {"ModelName": MODEL_NAME, **labels}
+        assert metric_total(after, name, **ours) >= metric_total(before, name, **ours) + 3
     for gauge in ("PreprocessTime", "InferenceTime", "ts_queue_latency_microseconds"):
         assert f"\n{gauge}{{" in after, gauge
 

@@ -1,12 +1,14 @@
 // The drawing page: a Pad, live predictions from POST /api/predict, and the result shown as a
 // large Bengali numeral, its Latin digit, the confidence and ten probability bars; or, when the
 // model finds no Bengali digit in the drawing ("not_a_digit"), a question with its best guess.
+// Number mode (#number in the URL): a wide pad read by POST /api/number, each digit boxed on the
+// pad with its reading, and the number in Bengali and Latin digits.
 import { Pad } from "./pad.js";
+import { DIGITS, bengali, clearBoxes, notSureQuestion, showBoxes } from "./number.js";
 
 const DEBOUNCE_MS = 250; // wait this long after a stroke: the next stroke often follows at once
 const TIMEOUT_MS = 10000;
 const LOW_CONFIDENCE = 0.6;
-const DIGITS = "০১২৩৪৫৬৭৮৯";
 
 const canvas = document.getElementById("pad");
 const result = document.getElementById("result");
@@ -21,16 +23,26 @@ const guessEn = document.getElementById("guess-en");
 const error = document.getElementById("error");
 const announce = document.getElementById("announce");
 const bars = [...document.querySelectorAll("#bars li")];
+const number = document.getElementById("number");
+const numberLatin = document.getElementById("number-latin");
+const numberConfidence = document.getElementById("number-confidence");
+const numberNotSure = document.getElementById("number-not-sure");
+const questionBn = document.getElementById("question-bn");
+const questionEn = document.getElementById("question-en");
+const numberGuessBn = document.getElementById("number-guess-bn");
+const numberGuessEn = document.getElementById("number-guess-en");
+const boxes = document.getElementById("boxes");
+const modeButtons = [...document.querySelectorAll(".modes button")];
 const undoButton = document.getElementById("undo");
 const clearButton = document.getElementById("clear");
 const retryButton = document.getElementById("retry");
 
 let timer = 0;
 let inFlight = null; // the AbortController of the request whose answer we still want
+let mode = "digit"; // or "number"
 
-const pad = new Pad(canvas, { onStrokeStart: cancelPrediction, onStrokeEnd: schedulePrediction });
+const pad = new Pad(canvas, { onStrokeStart: drawingChanged, onStrokeEnd: schedulePrediction });
 
-const bengali = (text) => String(text).replace(/[0-9]/g, (d) => DIGITS[d]);
 const percent = (p) => `${Math.round(p * 100)}%`;
 
 function cancelPrediction() {
@@ -39,18 +51,25 @@ function cancelPrediction() {
   inFlight = null;
 }
 
+function drawingChanged() {
+  cancelPrediction();
+  clearBoxes(boxes); // they belong to the drawing as it was
+}
+
 function schedulePrediction() {
   cancelPrediction();
   timer = setTimeout(predict, DEBOUNCE_MS);
 }
 
 async function predict() {
-  cancelPrediction();
+  drawingChanged();
   if (pad.isEmpty()) {
     showIdle();
     return;
   }
   const strokes = pad.strokes.length;
+  const reading = mode;
+  const size = pad.imageSize(); // the pixels the answer's boxes are in
   const controller = new AbortController();
   inFlight = controller;
   // a plain timer rather than AbortSignal.timeout/any, which older phones lack
@@ -58,7 +77,7 @@ async function predict() {
   setState("pending");
   try {
     const image = await pad.toBlob();
-    const response = await fetch("/api/predict", {
+    const response = await fetch(reading === "number" ? "/api/number" : "/api/predict", {
       method: "POST",
       headers: { "Content-Type": "image/png" },
       body: image,
@@ -66,7 +85,11 @@ async function predict() {
     });
     const body = await response.json().catch(() => null);
     if (inFlight !== controller) return; // a newer drawing has taken over
-    if (response.ok && body?.verdict === "not_a_digit") showNotSure(body, strokes);
+    if (reading === "number") {
+      if (response.ok && body?.digits) showNumber(body, strokes, size);
+      else if (response.status < 500 && body?.error) showNumberRejected(body, strokes);
+      else showUnavailable();
+    } else if (response.ok && body?.verdict === "not_a_digit") showNotSure(body, strokes);
     else if (response.ok && body) showResult(body, strokes);
     else if (response.status < 500 && body?.error) showRejected(body, strokes);
     else showUnavailable();
@@ -92,6 +115,11 @@ function clearAnswer() {
   latin.textContent = "–";
   confidence.textContent = "–";
   showBars(null);
+  numberNotSure.hidden = true;
+  number.textContent = "?";
+  numberLatin.textContent = "–";
+  numberConfidence.textContent = "–";
+  clearBoxes(boxes);
 }
 
 function showIdle() {
@@ -150,6 +178,52 @@ function showRejected(body, strokes) {
   announce.textContent = "অঙ্কটি পড়া গেল না। Could not read a digit.";
 }
 
+function showNumber(body, strokes, size) {
+  // "number" is null when some piece is no digit: ask about those pieces, and say what the model
+  // would guess for each. The boxes on the pad show every piece's reading either way.
+  setState(body.number === null ? "not-sure" : "done", strokes);
+  clearAnswer();
+  showBoxes(boxes, body.digits, size);
+  message.hidden = true;
+  const sure = percent(body.confidence);
+  if (body.number === null) {
+    result.dataset.verdict = "not_a_digit";
+    const doubtful = body.digits.flatMap((piece, i) => (piece.verdict === "digit" ? [] : [i + 1]));
+    const [bn, en] = notSureQuestion(doubtful, body.digits.length);
+    const guess = body.digits.map((piece) => piece.best_guess).join("");
+    questionBn.textContent = bn;
+    questionEn.textContent = en;
+    numberGuessBn.textContent = bengali(guess);
+    numberGuessEn.textContent = guess;
+    numberNotSure.hidden = false;
+    hint.hidden = true;
+    announce.textContent = `${bn} সম্ভবত ${bengali(guess)}। ${en} Best guess ${guess}.`;
+    return;
+  }
+  result.dataset.verdict = "digit";
+  number.textContent = body.bengali;
+  numberLatin.textContent = body.number;
+  numberConfidence.textContent = sure;
+  const low = body.confidence < LOW_CONFIDENCE;
+  if (low) {
+    hint.textContent = "আরও স্পষ্ট করে লিখুন, অঙ্কগুলো একটু ফাঁক রেখে। " +
+      "Try writing more clearly, with a little space between the digits.";
+  }
+  hint.hidden = !low;
+  announce.textContent = `সংখ্যা ${body.bengali}, নিশ্চয়তা ${bengali(sure)}। Number ${body.number}, ${sure} confident.`;
+}
+
+function showNumberRejected(body, strokes) {
+  setState("rejected", strokes);
+  clearAnswer();
+  message.hidden = true;
+  hint.textContent = body.error === "too_many_digits"
+    ? "১২টির বেশি অঙ্ক পড়া যায় না। At most 12 digits can be read."
+    : `সংখ্যাটি পড়া গেল না, আরেকটু বড় করে লিখুন। Could not read a number (${body.message}).`;
+  hint.hidden = false;
+  announce.textContent = "সংখ্যাটি পড়া গেল না। Could not read a number.";
+}
+
 function showUnavailable() {
   setState("error");
   clearAnswer();
@@ -176,6 +250,28 @@ function secondBest(probabilities, top) {
   return best;
 }
 
+function setMode(next) {
+  mode = next === "number" ? "number" : "digit";
+  document.body.dataset.mode = mode;
+  for (const button of modeButtons) button.setAttribute("aria-pressed", String(button.dataset.mode === mode));
+  canvas.setAttribute("aria-label", mode === "number" ? "সংখ্যা লেখার ঘর · drawing area" : "অঙ্ক লেখার ঘর · drawing area");
+  // A digit is no number and the other way round: each mode starts on a clean pad
+  pad.clear();
+  predict();
+}
+
+function chooseMode(event) {
+  const next = event.currentTarget.dataset.mode;
+  if (next === mode) return;
+  setMode(next);
+  history.replaceState(null, "", next === "number" ? "#number" : location.pathname + location.search);
+}
+
+function modeFromHash() {
+  const next = location.hash === "#number" ? "number" : "digit";
+  if (next !== mode) setMode(next);
+}
+
 function undo() {
   if (pad.isEmpty()) return;
   pad.undo();
@@ -200,8 +296,11 @@ function handleKey(event) {
   }
 }
 
+for (const button of modeButtons) button.addEventListener("click", chooseMode);
 undoButton.addEventListener("click", undo);
 clearButton.addEventListener("click", clear);
 retryButton.addEventListener("click", predict);
 document.addEventListener("keydown", handleKey);
+window.addEventListener("hashchange", modeFromHash);
 showIdle();
+modeFromHash();

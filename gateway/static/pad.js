@@ -1,8 +1,9 @@
-// A square drawing pad in the manner of signature_pad: Pointer Events for mouse, touch and pen,
-// strokes kept as points in 0..1 of the pad's side so that they survive a resize and can be
-// redrawn at any resolution: on screen at devicePixelRatio, and at 280 px for the model.
+// A drawing pad in the manner of signature_pad: Pointer Events for mouse, touch and pen, strokes
+// kept as points in units of the pad's height (y in 0..1, x in 0..width/height) so that they
+// survive a resize and can be redrawn at any resolution: on screen at devicePixelRatio, and 280 px
+// tall for the model. The pad takes its shape from CSS: square for a digit, wide for a number.
 
-const PEN = 0.055; // pen width as a fraction of the side: 15 px on the 280 px image the model reads
+const PEN = 0.055; // pen width as a fraction of the height: 15 px on the 280 px image the model reads
 const INK = "#111";
 const PAPER = "#fff";
 
@@ -56,19 +57,20 @@ export class Pad {
   // The canvas's backing store follows its CSS size times devicePixelRatio: without that, a
   // phone with a 3x screen shows strokes upscaled and blurry.
   resize() {
-    const side = this.canvas.getBoundingClientRect().width;
+    const box = this.canvas.getBoundingClientRect();
     const ratio = window.devicePixelRatio || 1;
-    const pixels = Math.max(1, Math.round(side * ratio));
-    if (this.canvas.width !== pixels) {
-      this.canvas.width = pixels;
-      this.canvas.height = pixels;
+    const width = Math.max(1, Math.round(box.width * ratio));
+    const height = Math.max(1, Math.round(box.height * ratio));
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
     }
     this.render();
   }
 
   point(event) {
     const box = this.canvas.getBoundingClientRect();
-    return [(event.clientX - box.left) / box.width, (event.clientY - box.top) / box.height];
+    return [(event.clientX - box.left) / box.height, (event.clientY - box.top) / box.height];
   }
 
   handleDown(event) {
@@ -109,21 +111,27 @@ export class Pad {
   }
 
   render() {
-    const side = this.canvas.width;
     this.ctx.setTransform(1, 0, 0, 1, 0, 0);
-    this.ctx.clearRect(0, 0, side, side);
-    drawStrokes(this.ctx, this.strokes, side);
+    this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    drawStrokes(this.ctx, this.strokes, this.canvas.height);
   }
 
-  // The drawing as the model should see it: dark ink on white, side × side pixels.
-  toBlob(side = 280) {
+  // The size of the image toBlob(height) makes: the pad's own shape, `height` pixels tall.
+  imageSize(height = 280) {
+    const box = this.canvas.getBoundingClientRect();
+    return [box.height > 0 ? Math.max(1, Math.round((height * box.width) / box.height)) : height, height];
+  }
+
+  // The drawing as the model should see it: dark ink on white, 280 px tall (a digit's pad: 280 × 280).
+  toBlob(height = 280) {
+    const [width] = this.imageSize(height);
     const canvas = document.createElement("canvas");
-    canvas.width = side;
-    canvas.height = side;
+    canvas.width = width;
+    canvas.height = height;
     const ctx = canvas.getContext("2d");
     ctx.fillStyle = PAPER;
-    ctx.fillRect(0, 0, side, side);
-    drawStrokes(ctx, this.strokes, side);
+    ctx.fillRect(0, 0, width, height);
+    drawStrokes(ctx, this.strokes, height);
     return new Promise((resolve, reject) =>
       canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("canvas export failed"))), "image/png"),
     );
@@ -133,7 +141,7 @@ export class Pad {
 // Smooth strokes: a quadratic curve through the midpoints between reported positions, each
 // position serving as the control point, so that corners between samples are rounded off.
 function drawStrokes(ctx, strokes, side) {
-  ctx.lineWidth = PEN * side;
+  ctx.lineWidth = PEN * side; // side: the height, in pixels, that the strokes' unit stands for
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
   ctx.strokeStyle = INK;
