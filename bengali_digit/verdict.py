@@ -23,10 +23,14 @@ SCORES = ("extra", "msp", "energy")
 
 
 THRESHOLD_ENV = "BDR_NOT_SURE_THRESHOLD"  # overrides model-config.yaml's handler.not_sure_threshold
+NUMBER_THRESHOLD_ENV = "BDR_NOT_SURE_THRESHOLD_IN_NUMBERS"  # and handler.not_sure_threshold_in_numbers
 
 
-def threshold(handler_config: dict) -> float:
-    """The refusal threshold in force: the environment's, else the handler configuration's."""
+def threshold(handler_config: dict, in_numbers: bool = False) -> float:
+    """The refusal threshold in force: the environment's, else the handler configuration's. A piece of
+    a number has its own, lower one: among digits, a digit-like piece is most likely a digit."""
+    if in_numbers:
+        return float(os.environ.get(NUMBER_THRESHOLD_ENV, handler_config["not_sure_threshold_in_numbers"]))
     return float(os.environ.get(THRESHOLD_ENV, handler_config["not_sure_threshold"]))
 
 

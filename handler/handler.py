@@ -48,8 +48,8 @@ class BengaliDigitHandler(BaseHandler):
         # calibration travels with the weights; the refusal threshold is a serving setting
         self.temperature = float(meta.get("temperature", 1.0))
         self.score_method = meta.get("digit_score", "msp")
-        self.threshold = verdict.threshold(config)
         self.task = config.get("task", "digit")
+        self.threshold = verdict.threshold(config, in_numbers=self.task == "number")
         self.model_name = context.model_name
         self.initialized = True
         logger.info("loaded %s with %d torch threads; temperature %.4g, %s score, not-sure below %.4g",

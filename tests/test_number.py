@@ -20,7 +20,7 @@ FONTS = bengali_fonts()
 
 @pytest.fixture(scope="module")
 def served():
-    return Served()
+    return Served(in_numbers=True)
 
 
 def render_number(text: str, font, gap: int, px: int = 120) -> tuple[Image.Image, list]:

@@ -79,8 +79,11 @@ def test_scores_rank_a_peaked_output_above_a_flat_one():
     assert probs.shape == (1, 10) and float(probs.sum()) == pytest.approx(1.0)
 
 
-def test_threshold_setting_and_its_override(monkeypatch):
-    monkeypatch.delenv(verdict.THRESHOLD_ENV, raising=False)
-    assert verdict.threshold({"not_sure_threshold": 0.25}) == 0.25
+def test_threshold_settings_and_their_overrides(monkeypatch):
+    config = {"not_sure_threshold": 0.25, "not_sure_threshold_in_numbers": 0.05}
+    for env in (verdict.THRESHOLD_ENV, verdict.NUMBER_THRESHOLD_ENV):
+        monkeypatch.delenv(env, raising=False)
+    assert (verdict.threshold(config), verdict.threshold(config, in_numbers=True)) == (0.25, 0.05)
     monkeypatch.setenv(verdict.THRESHOLD_ENV, "0.75")
-    assert verdict.threshold({"not_sure_threshold": 0.25}) == 0.75
+    monkeypatch.setenv(verdict.NUMBER_THRESHOLD_ENV, "0.5")
+    assert (verdict.threshold(config), verdict.threshold(config, in_numbers=True)) == (0.75, 0.5)

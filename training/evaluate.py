@@ -55,12 +55,12 @@ def load_set(name: str, data_dir: Path) -> tuple[np.ndarray | list, np.ndarray]:
 class Served:
     """The committed network with its calibration and the threshold the handler would use."""
 
-    def __init__(self, weights: Path = DEFAULT_WEIGHTS, threshold: float | None = None):
+    def __init__(self, weights: Path = DEFAULT_WEIGHTS, threshold: float | None = None, in_numbers: bool = False):
         self.model, meta = network.load_with_meta(weights)
         self.temperature = float(meta.get("temperature", 1.0))
         self.method = meta.get("digit_score", "msp")
         config = yaml.safe_load(MODEL_CONFIG.read_text())["handler"]
-        self.threshold = verdict.threshold(config) if threshold is None else threshold
+        self.threshold = verdict.threshold(config, in_numbers) if threshold is None else threshold
 
     def classify(self, prepared: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Prepared images -> (calibrated probabilities, is a digit, digit score): what

@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="(default: weights/bengali_digit.pt)")
     p.add_argument("--out", type=Path, default=Path("runs/numbers.json"), help="(default: runs/numbers.json)")
     args = p.parse_args(argv)
-    served = Served(args.weights)
+    served = Served(args.weights, in_numbers=True)
     source = numbers.load_strokes(args.strokes, args.src)
     made = numbers.generate(source, args.per_regime, args.seed)
     total = args.per_regime * len(numbers.REGIMES)
