@@ -1,5 +1,5 @@
-"""Probes for an orchestrator: /healthz says the gateway process answers, /readyz that the model
-behind it answers too (so traffic should be sent here)."""
+"""Probes for an orchestrator: /healthz says the gateway process answers, /readyz that the models
+behind it (digits and numbers) answer too (so traffic should be sent here)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """200 when TorchServe answers a prediction, else 503 with the reason and Retry-After."""
+    """200 when both of TorchServe's models answer a prediction, else 503 with the reason and Retry-After."""
     reason = client().ready()
     if reason is None:
         return {"status": "ready"}

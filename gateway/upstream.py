@@ -88,13 +88,18 @@ class TorchServeClient:
         return Answer(r.status, body)
 
     def ready(self) -> str | None:
-        """None when the model answers a prediction, else why not. TorchServe's /ping says
-        Healthy while its workers are still starting, so only a real prediction tells."""
-        try:
-            answer = self.predict(self.probe)
-        except Unavailable as err:
-            return err.reason
-        return None if answer.status == 200 else f"status_{answer.status}"
+        """None when every model answers a prediction, else why not (the digit model's reason as
+        is, the number model's after "number: "). TorchServe's /ping says Healthy while its workers
+        are still starting, so only a real prediction tells."""
+        for kind in self.predictions:
+            try:
+                answer = self.predict(self.probe, kind)
+                reason = None if answer.status == 200 else f"status_{answer.status}"
+            except Unavailable as err:
+                reason = err.reason
+            if reason is not None:
+                return reason if kind == "digit" else f"{kind}: {reason}"
+        return None
 
     def fail(self, reason: str) -> Unavailable:
         self.metrics.upstream_errors.labels(reason).inc()

@@ -190,6 +190,17 @@ def test_probes(gateway):
     assert requests.get(f"{gateway.url}/readyz", timeout=30).json() == {"status": "ready"}
 
 
+def test_not_ready_while_the_number_model_is_missing(torchserve, tmp_path):
+    """Both models must answer: a gateway whose number model TorchServe does not serve is not ready,
+    and says which model and why, while its digit predictions still work."""
+    with Gateway(tmp_path / "gw", torchserve.inference, settings={"BDR_NUMBER_MODEL_NAME": "no_such_model"}) as gw:
+        gw.wait_ready("/healthz")
+        r = requests.get(f"{gw.url}/readyz", timeout=30)
+        assert r.status_code == 503 and r.json() == {"status": "not_ready", "reason": "number: status_404"}
+        assert r.headers["Retry-After"]
+        assert via_gateway(gw, data=PNG[4]).status_code == 200
+
+
 @pytest.mark.parametrize("path", ["/", "/static/app.js", "/api/predict", "/healthz", "/nowhere"])
 def test_security_headers(gateway, path):
     r = requests.post(gateway.url + path, data=PNG[4], timeout=30) if path == "/api/predict" else \
