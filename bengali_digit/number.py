@@ -18,7 +18,7 @@ from itertools import pairwise
 import numpy as np
 from PIL import Image
 
-from bengali_digit import DIGITS
+from bengali_digit import DIGITS, verdict
 from bengali_digit.preprocess import (
     INK_LEVEL,
     MIN_INK_PIXELS,
@@ -67,11 +67,12 @@ def atoms_of(ink: np.ndarray) -> tuple[list[Atom], float]:
     mask = ink >= INK_LEVEL
     if int(mask.sum()) < MIN_INK_PIXELS:
         raise PreprocessError("blank_image", "too little ink to read a number")
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    check_strokes(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])  # noise is refused as for a digit
     labels, n = label_pieces(mask)
     ys, xs = np.nonzero(mask)
     which = labels[ys, xs]
     pieces = [Atom(ys[which == k], xs[which == k]) for k in range(n)]
-    rows = np.flatnonzero(mask.any(axis=1))
     line = float(rows[-1] - rows[0] + 1)
     big = [p for p in pieces if max(np.ptp(p.ys), np.ptp(p.xs)) + 1 >= SPECK * line]
     small = [p for p in pieces if max(np.ptp(p.ys), np.ptp(p.xs)) + 1 < SPECK * line]
@@ -149,10 +150,6 @@ def read_number(image: Image.Image | np.ndarray, classify: Classify) -> dict:
     if gray.ndim != 2 or min(gray.shape) < 2:
         raise PreprocessError("bad_shape", f"image of shape {gray.shape} is too small to hold a number")
     ink = ink_map(gray)
-    mask = ink >= INK_LEVEL
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if len(rows):
-        check_strokes(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
     atoms, line = atoms_of(ink)
     spans = [(i, j) for i in range(len(atoms)) for j in range(i + 1, min(len(atoms), i + MAX_SPAN) + 1)
              if atoms[j - 1].right - atoms[i].left + 1 <= MAX_WIDTH * line or j == i + 1]
@@ -185,13 +182,7 @@ def read_number(image: Image.Image | np.ndarray, classify: Classify) -> dict:
     chosen.reverse()
     if len(chosen) > MAX_DIGITS:
         raise PreprocessError("too_many_digits", f"read {len(chosen)} digits; at most {MAX_DIGITS} in one number")
-    digits = []
-    for k in chosen:
-        guess = int(probs[k].argmax())
-        yes = bool(is_digit[k])
-        digits.append({"verdict": "digit" if yes else "not_a_digit", "digit": guess if yes else None,
-                       "bengali": DIGITS[guess] if yes else None, "best_guess": guess,
-                       "confidence": round(float(probs[k, guess]), 6), "box": crops[k][1]})
+    digits = [{**verdict.reading(probs[k].tolist(), bool(is_digit[k])), "box": crops[k][1]} for k in chosen]
     whole = all(d["verdict"] == "digit" for d in digits)
     number = "".join(str(d["best_guess"]) for d in digits)
     return {"number": number if whole else None,

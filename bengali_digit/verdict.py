@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import torch
 
 from bengali_digit import DIGITS
@@ -53,15 +54,27 @@ def digit_score(logits: torch.Tensor, temperature: float = 1.0, method: str = "e
     raise ValueError(f"unknown digit score {method!r}; one of {SCORES}")
 
 
-def answer(probs: list[float], score: float, threshold: float) -> dict:
-    """One prediction's JSON: a digit, or "not_a_digit" with the best guess beside it."""
+def classify(logits: torch.Tensor, temperature: float, method: str,
+             threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(calibrated probabilities (B, 10), is a digit (B,), digit score (B,)): all that the answers
+    of both models, and their evaluation, need from the network's outputs."""
+    scores = digit_score(logits, temperature, method).numpy()
+    return probabilities(logits, temperature).numpy(), scores >= threshold, scores
+
+
+def reading(probs: list[float], is_digit: bool) -> dict:
+    """What one drawing (or one piece of a number) reads as: a digit, or "not_a_digit" with the best
+    guess beside it."""
     guess = max(range(10), key=probs.__getitem__)
-    is_digit = score >= threshold
     return {
         "verdict": "digit" if is_digit else "not_a_digit",
         "digit": guess if is_digit else None,
         "bengali": DIGITS[guess] if is_digit else None,
         "best_guess": guess,
         "confidence": round(probs[guess], 6),
-        "probabilities": [round(p, 6) for p in probs],
     }
+
+
+def answer(probs: list[float], score: float, threshold: float) -> dict:
+    """One prediction's JSON: the reading and the ten probabilities."""
+    return {**reading(probs, score >= threshold), "probabilities": [round(p, 6) for p in probs]}

@@ -74,11 +74,8 @@ class BengaliDigitHandler(BaseHandler):
                 slots.append(idx)
         t1 = time.perf_counter()
         if images:
-            with torch.inference_mode():
-                logits = self.model(torch.from_numpy(np.stack(images))[:, None])
-                probabilities = verdict.probabilities(logits, self.temperature).tolist()
-                scores = verdict.digit_score(logits, self.temperature, self.score_method).tolist()
-            for idx, p, score in zip(slots, probabilities, scores, strict=True):
+            probabilities, _, scores = self.classify(np.stack(images))
+            for idx, p, score in zip(slots, probabilities.tolist(), scores.tolist(), strict=True):
                 outputs[idx] = self.answer(p, score)
         t2 = time.perf_counter()
         self.record("PreprocessTime", (t1 - t0) * 1000, [self.model_name])
@@ -100,11 +97,10 @@ class BengaliDigitHandler(BaseHandler):
         return outputs
 
     def classify(self, prepared: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """What read_number asks of the network: calibrated probabilities, is a digit, digit score."""
+        """Prepared images -> calibrated probabilities, is a digit, digit score (verdict.classify)."""
         with torch.inference_mode():
             logits = self.model(torch.from_numpy(prepared)[:, None])
-            scores = verdict.digit_score(logits, self.temperature, self.score_method).numpy()
-            return verdict.probabilities(logits, self.temperature).numpy(), scores >= self.threshold, scores
+            return verdict.classify(logits, self.temperature, self.score_method, self.threshold)
 
     def attempt(self, idx: int, work) -> tuple[object, dict | None]:
         """(work(), None), or (None, the 4xx/500 JSON that request `idx` gets instead): a bad or

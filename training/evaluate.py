@@ -66,8 +66,7 @@ class Served:
         """Prepared images -> (calibrated probabilities, is a digit, digit score): what
         `bengali_digit.number.read_number` asks of the network."""
         logits = torch.from_numpy(logits_arrays(self.model, prepared))
-        scores = verdict.digit_score(logits, self.temperature, self.method).numpy()
-        return verdict.probabilities(logits, self.temperature).numpy(), scores >= self.threshold, scores
+        return verdict.classify(logits, self.temperature, self.method, self.threshold)
 
     def read(self, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(kept by preprocessing, calibrated probabilities (N, 10), digit scores), -inf where refused."""
@@ -75,9 +74,7 @@ class Served:
         probs = np.zeros((len(kept), 10), np.float32)
         scores = np.full(len(kept), -np.inf, np.float32)
         if kept.any():
-            logits = torch.from_numpy(logits_arrays(self.model, prepared[kept]))
-            probs[kept] = verdict.probabilities(logits, self.temperature).numpy()
-            scores[kept] = verdict.digit_score(logits, self.temperature, self.method).numpy()
+            probs[kept], _, scores[kept] = self.classify(prepared[kept])
         return kept, probs, scores
 
 
