@@ -13,7 +13,7 @@ import requests
 from PIL import ImageOps
 
 from handler.archive import NUMBER_MODEL_NAME
-from service.processes import free_port
+from service.processes import free_port, wait_until
 from service.torchserve import API_KEYS, MODEL_NAME, TorchServe
 from tests.answers import assert_same_answer, check_body
 from tests.digit_images import bengali_fonts, png_bytes, render_digit
@@ -173,6 +173,8 @@ def test_a_scribble_is_answered_not_a_digit_and_counted(torchserve, name):
     before = scrape("NotADigit"), scrape("DigitPredictions")
     body = check_answer(predict(torchserve, data=png_bytes(draw(SCRIBBLES[name], 14))))
     assert body["verdict"] == "not_a_digit" and 0 <= body["best_guess"] <= 9, body
+    # the frontend takes the worker's metrics from its log stream, a moment after the answer
+    wait_until(lambda: scrape("NotADigit") >= before[0] + 1, 10, "NotADigit counted", alive=torchserve.alive)
     assert (scrape("NotADigit"), scrape("DigitPredictions")) == (before[0] + 1, before[1])
 
 
