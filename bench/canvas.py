@@ -79,3 +79,38 @@ def canvas_png(seed: int, side: int | None = None) -> tuple[int, bytes]:
 def canvas_pngs(count: int, start: int = 0) -> list[tuple[int, bytes]]:
     """`count` different drawings, of mixed digits and sides."""
     return [canvas_png(start + i) for i in range(count)]
+
+
+def number_pngs(count: int, digits: int) -> list[tuple[str, bytes]]:
+    """`count` different handwritten numbers of `digits` digits, as (digit string, PNG): composed by
+    training.numbers from the shared strokes, spaced, tight and touching in turn; without the strokes
+    file, Bengali font digits side by side."""
+    from training import numbers
+
+    if drawings():
+        source = [(digit, strokes) for digit, _, strokes in drawings()]
+        k, r = -(-count // len(numbers.REGIMES)), len(numbers.REGIMES)
+        made = list(numbers.generate(source, k, seed=0, lengths=[digits]))  # regime after regime
+        # interleaved, so that every load meets all three regimes
+        pairs = [(n.label, Image.fromarray(n.image).convert("RGBA"))
+                 for n in (made[j * k + i] for i in range(k) for j in range(r))][:count]
+    else:
+        rng = np.random.default_rng(0)
+        pairs = []
+        for _ in range(count):
+            label = "".join(str(d) for d in rng.integers(0, 10, digits))
+            glyphs = [font_digit(int(d), rng, 140).convert("L") for d in label]
+            crops = [g.crop(Image.eval(g, lambda v: 255 - v).getbbox()) for g in glyphs]
+            gap = 20
+            image = Image.new("L", (sum(c.width for c in crops) + gap * (len(crops) + 1), 180), 255)
+            x = gap
+            for c in crops:
+                image.paste(c, (x, (180 - c.height) // 2))
+                x += c.width + gap
+            pairs.append((label, image.convert("RGBA")))
+    out = []
+    for label, image in pairs:
+        buf = io.BytesIO()
+        image.save(buf, "PNG")
+        out.append((label, buf.getvalue()))
+    return out

@@ -24,7 +24,7 @@ TIMEOUT = aiohttp.ClientTimeout(total=30)  # TorchServe's own responseTimeout: a
 class Sample:
     seconds: float
     status: str  # "200", another status, or the exception's name
-    right: bool  # the answer names the digit that was drawn
+    right: bool  # the answer names the digit (or number, for a str label) that was drawn
     batch: int  # X-Batch-Size (0 when absent, as through the gateway)
     side: int  # the PNG's width: larger canvases cost more to decode
 
@@ -84,7 +84,7 @@ def summarise(concurrency: int, seconds: float, samples: list[Sample]) -> Result
     )
 
 
-async def _run(url: str, bodies: list[tuple[int, bytes]], concurrency: int, seconds: float,
+async def _run(url: str, bodies: list[tuple[int | str, bytes]], concurrency: int, seconds: float,
                warmup: float, mark: Callable[[str], None] | None) -> list[Sample]:
     samples: list[Sample] = []
     start = time.perf_counter()
@@ -99,7 +99,8 @@ async def _run(url: str, bodies: list[tuple[int, bytes]], concurrency: int, seco
         while time.perf_counter() < stop_at:
             i = k % len(bodies)  # every client walks the set from its own place
             k += concurrency
-            digit, body = bodies[i]
+            expected, body = bodies[i]
+            key = "number" if isinstance(expected, str) else "digit"  # what the model answers
             t0 = time.perf_counter()
             status, right, batch = "", False, 0
             try:
@@ -109,9 +110,9 @@ async def _run(url: str, bodies: list[tuple[int, bytes]], concurrency: int, seco
                     batch = int(response.headers.get("X-Batch-Size", 0))
                     if response.status == 200:
                         answer = json.loads(raw)
-                        if "digit" not in answer:
-                            status = "200 without a digit"
-                        right = answer.get("digit") == digit
+                        if key not in answer:
+                            status = f"200 without a {key}"
+                        right = answer.get(key) == expected
             except (aiohttp.ClientError, TimeoutError, ValueError) as err:
                 status = type(err).__name__
             t1 = time.perf_counter()
@@ -129,21 +130,21 @@ async def _run(url: str, bodies: list[tuple[int, bytes]], concurrency: int, seco
     return samples
 
 
-def collect(url: str, bodies: list[tuple[int, bytes]], concurrency: int, seconds: float,
+def collect(url: str, bodies: list[tuple[int | str, bytes]], concurrency: int, seconds: float,
             warmup: float = 1.0, mark: Callable[[str], None] | None = None) -> list[Sample]:
     """The samples of one load, unsummarised: for pooling several rounds into one result."""
     return asyncio.run(_run(url, bodies, concurrency, seconds, warmup, mark))
 
 
-def run_load(url: str, bodies: list[tuple[int, bytes]], concurrency: int, seconds: float,
+def run_load(url: str, bodies: list[tuple[int | str, bytes]], concurrency: int, seconds: float,
              warmup: float = 1.0, mark: Callable[[str], None] | None = None) -> Result:
-    """POST `bodies` (digit, PNG) round-robin to `url` with `concurrency` clients for warm-up +
+    """POST `bodies` (digit or digit string, PNG) round-robin to `url` with `concurrency` clients for warm-up +
     `seconds`; latency and throughput of what finished inside the measured window. `mark("start")`
     and `mark("stop")` are called at the window's edges (to read CPU counters there)."""
     return summarise(concurrency, seconds, asyncio.run(_run(url, bodies, concurrency, seconds, warmup, mark)))
 
 
-def run_alternating(urls: dict[str, str], bodies: list[tuple[int, bytes]], concurrency: int, seconds: float,
+def run_alternating(urls: dict[str, str], bodies: list[tuple[int | str, bytes]], concurrency: int, seconds: float,
                     rounds: int, warmup: float = 0.5) -> dict[str, Result]:
     """The same load on several targets in turn, `rounds` times over, each for `seconds`; per
     target, all its rounds pooled. On a noisy host a slow spell then hits every target alike."""

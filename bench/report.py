@@ -136,7 +136,7 @@ def picks(results: dict) -> dict:
 
 # --- markdown --------------------------------------------------------------------------------
 def generated(results: dict) -> str:
-    parts = [run_facts(results), acceptance(results), inprocess_table(results), sweep(results),
+    parts = [run_facts(results), acceptance(results), inprocess_table(results), sweep(results), number_table(results),
              batching_table(results), workers_table(results), gateway_table(results), memory_table(results),
              startup(results), where_time_goes(results), data_picks(results),
              "![throughput and latency](benchmarks.png)"]
@@ -245,6 +245,27 @@ def sweep(results: dict) -> str:
              + table(["path", "c", "TorchServe frontend (Java)", "TorchServe workers", "gateway (gunicorn)",
                       "load generator", "total"], cpu_rows))
     return text
+
+
+def number_table(results: dict) -> str:
+    """bengali_number beside bengali_digit at the same concurrencies, in the same TorchServe."""
+    number = results.get("number")
+    if not number:
+        return ""
+    rows = []
+    for path, cells in number.items():
+        for cell in cells:
+            digit = at(results[path], cell["concurrency"]) or {}
+            rows.append([path, cell["concurrency"], f1(cell["rps"]), f1(cell["p50_ms"]), f1(cell["p99_ms"]),
+                         cell["error_count"], pct(cell["correct"], 1), f1(digit.get("rps")), f1(digit.get("p50_ms")),
+                         f1(digit.get("p99_ms")), pct(ratio(cell["rps"], digit.get("rps")))])
+    digits = results["meta"]["plan"].get("number_digits", "")
+    return (f"### Numbers: `bengali_number` on {digits}-digit numbers beside `bengali_digit` (shipped settings)\n\n"
+            "Each number is read by running the network on every candidate split of its ink (see the model card), "
+            "so one request is many forward passes; \"read right\" is the share of answers that equal the drawn "
+            "number (spaced, tight and touching in turn).\n\n"
+            + table(["path", "c", "number req/s", "p50", "p99 ms", "err", "read right", "digit req/s", "p50",
+                     "p99 ms", "number/digit"], rows))
 
 
 def batching_table(results: dict) -> str:

@@ -35,12 +35,12 @@ from PIL import Image
 
 from bench import canvas, inprocess, procs, profile, report
 from bench.load import Sample, collect, run_alternating, summarise
-from handler.archive import build_archive
+from handler.archive import NUMBER_MODEL_NAME, build_archive
 from service.gateway import Gateway
 from service.processes import free_port, wait_until
 from service.torchserve import API_KEYS, MODEL_NAME, ROOT, TorchServe, read_properties
 
-Bodies = list[tuple[int, bytes]]
+Bodies = list[tuple[int | str, bytes]]
 
 
 @dataclass
@@ -86,11 +86,13 @@ class Plan:
     round_warmup: float = 0.5
     profile_concurrency: int = 8
     profile_seconds: float = 5.0
+    number_concurrencies: tuple[int, ...] = (8, 32)  # bengali_number, direct and through the gateway
+    number_digits: int = 4
 
 
 SMOKE = Plan(concurrencies=(1, 2), probe=2, seconds=0.5, warmup=0.2, payloads=6, inprocess_seconds=0.2,
              batch_sizes=(), batch_delays=(), workers=(), threads=(), gateways=(), profile_seconds=1.0, paired_rounds=1,
-             paired_seconds=0.3)
+             paired_seconds=0.3, number_concurrencies=(2,))
 
 
 def shipped_defaults() -> dict:
@@ -114,6 +116,7 @@ class Bench:
         self.defaults = shipped_defaults()
         self.store = build_archive(work / "model_store")[0].parent
         self.bodies: Bodies = canvas.canvas_pngs(plan.payloads)
+        self.number_bodies: Bodies = canvas.number_pngs(plan.payloads, plan.number_digits)
         self.me = psutil.Process()
 
     # --- processes -------------------------------------------------------------------------
@@ -168,13 +171,13 @@ class Bench:
 
     # --- one cell --------------------------------------------------------------------------
     def measure(self, pool: Pool, url: str, roles: procs.Roles, server: TorchServe | None = None,
-                seconds: float | None = None, warmup: float | None = None) -> None:
+                seconds: float | None = None, warmup: float | None = None, bodies: Bodies | None = None) -> None:
         """One closed-loop load added to `pool`: its samples, the CPU every process spent in the
         measured window and, given the TorchServe, the frontend's own latency counters."""
         marks: dict[str, dict[str, float]] = {}
         before = profile.ts_counters(server.metrics) if server else None
         seconds = self.plan.seconds if seconds is None else seconds
-        pool.samples += collect(url, self.bodies, pool.concurrency, seconds,
+        pool.samples += collect(url, bodies or self.bodies, pool.concurrency, seconds,
                                 self.plan.warmup if warmup is None else warmup,
                                 mark=lambda edge: marks.__setitem__(edge, procs.cpu_seconds(roles)))
         pool.seconds += seconds
@@ -187,10 +190,11 @@ class Bench:
                 pool.ts[key] += after[key] - before[key]
 
     def cell(self, url: str, concurrency: int, roles: procs.Roles, server: TorchServe | None = None,
-             label: str = "", seconds: float | None = None, warmup: float | None = None) -> dict:
+             label: str = "", seconds: float | None = None, warmup: float | None = None,
+             bodies: Bodies | None = None) -> dict:
         """One closed-loop load, summarised."""
         pool = Pool(concurrency)
-        self.measure(pool, url, roles, server, seconds, warmup)
+        self.measure(pool, url, roles, server, seconds, warmup, bodies)
         return self.logged(pool, label)
 
     def logged(self, pool: Pool, label: str) -> dict:
@@ -242,6 +246,10 @@ class Bench:
                     for c in plan.concurrencies:
                         out["gateway"].append(self.cell(url_gateway, c, roles, ts, "gateway"))
                 out["memory"]["load"] = peak.peak
+                out["number"] = {path: [self.cell(url, c, roles, ts, f"{path}, {plan.number_digits}-digit numbers",
+                                                  bodies=self.number_bodies) for c in plan.number_concurrencies]
+                                 for path, url in (("direct", f"{ts.inference}/predictions/{NUMBER_MODEL_NAME}"),
+                                                   ("gateway", f"{gw.url}/api/number"))}
                 out["paired"] = self.paired(url_direct, url_gateway)
                 out["profile"] = self.profile(ts, gw)
             finally:

@@ -31,10 +31,10 @@ from bengali_digit.preprocess import (
 )
 
 MAX_DIGITS = 12
-MAX_SPAN = 4  # atoms one digit may be made of
+MAX_SPAN = 6  # atoms one digit may be made of
 MAX_WIDTH = 1.6  # widest candidate digit, in line heights
 CUT_WIDTH = 1.2  # a piece wider than this many line heights is two or more touching digits
-MIN_CUT_GAP = 0.15  # cuts inside a wide piece are at least this many line heights apart
+MIN_CUT_GAP = 0.1  # cuts inside a wide piece are at least this many line heights apart
 # The network reads a slice of a digit as confidently as a whole one, so the path also weighs shape:
 # a candidate shorter than SHORT or narrower than NARROW line heights pays its COST × log(its share
 # of that size). Chosen on composed numbers (docs/model-card.md, Numbers).
@@ -143,6 +143,15 @@ def candidate_image(ink: np.ndarray, atoms: list[Atom]) -> tuple[np.ndarray, lis
     return crop, [x0, y0, x1, y1]
 
 
+def segment(ink: np.ndarray) -> tuple[list[Atom], float, list[tuple[int, int]]]:
+    """(atoms, line height, candidate digits as spans [i, j) of atoms): every run of up to MAX_SPAN
+    neighbouring atoms no wider than MAX_WIDTH line heights, and every atom alone."""
+    atoms, line = atoms_of(ink)
+    spans = [(i, j) for i in range(len(atoms)) for j in range(i + 1, min(len(atoms), i + MAX_SPAN) + 1)
+             if atoms[j - 1].right - atoms[i].left + 1 <= MAX_WIDTH * line or j == i + 1]
+    return atoms, line, spans
+
+
 def read_number(image: Image.Image | np.ndarray, classify: Classify) -> dict:
     """The number in `image` (the handler's answer). Raises PreprocessError for no ink, noise, or
     more than MAX_DIGITS digits."""
@@ -150,9 +159,7 @@ def read_number(image: Image.Image | np.ndarray, classify: Classify) -> dict:
     if gray.ndim != 2 or min(gray.shape) < 2:
         raise PreprocessError("bad_shape", f"image of shape {gray.shape} is too small to hold a number")
     ink = ink_map(gray)
-    atoms, line = atoms_of(ink)
-    spans = [(i, j) for i in range(len(atoms)) for j in range(i + 1, min(len(atoms), i + MAX_SPAN) + 1)
-             if atoms[j - 1].right - atoms[i].left + 1 <= MAX_WIDTH * line or j == i + 1]
+    atoms, line, spans = segment(ink)
     crops = [candidate_image(ink, atoms[i:j]) for i, j in spans]
     prepared = np.zeros((len(crops), 28, 28), dtype=np.float32)
     readable = np.ones(len(crops), dtype=bool)

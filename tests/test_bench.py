@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench import report
-from bench.canvas import canvas_pngs
+from bench.canvas import canvas_pngs, number_pngs
 from service.torchserve import ROOT
 
 
@@ -30,6 +30,25 @@ def test_canvas_pngs_are_varied_real_pngs():
     assert len({png for _, png in bodies}) == 12
     assert len({digit for digit, _ in bodies}) > 3
     assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for _, png in bodies)
+
+
+def test_number_pngs_are_four_digit_numbers():
+    bodies = number_pngs(6, 4)
+    assert len({png for _, png in bodies}) == 6
+    assert all(len(label) == 4 and label.isdigit() for label, _ in bodies)
+    assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for _, png in bodies)
+
+
+def test_number_cells_beside_the_digit_cells(smoke):
+    results, out = smoke
+    for path in ("direct", "gateway"):
+        cells = results["number"][path]
+        assert [c["concurrency"] for c in cells] == results["meta"]["plan"]["number_concurrencies"]
+        for cell in cells:
+            # every answer a number's (a 200 without "number" is counted as an error)
+            assert cell["requests"] > 0 and cell["error_count"] == 0, cell
+            assert 0.0 < cell["correct"] <= 1.0  # some numbers are read right: the bodies are numbers
+    assert "| path | c | number req/s" in (out / "benchmarks.md").read_text()
 
 
 def test_every_cell_answered_without_errors(smoke):
