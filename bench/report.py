@@ -262,8 +262,9 @@ def number_table(results: dict) -> str:
     digits = results["meta"]["plan"].get("number_digits", "")
     return (f"### Numbers: `bengali_number` on {digits}-digit numbers beside `bengali_digit` (shipped settings)\n\n"
             "Each number is read by running the network on every candidate split of its ink (see the model card), "
-            "so one request is many forward passes; \"read right\" is the share of answers that equal the drawn "
-            "number (spaced, tight and touching in turn).\n\n"
+            "so one request is many forward passes. \"Read right\" is the share of answers that equal the drawn "
+            "number, a sanity check: the numbers are composed from both halves of canvas_val (spaced, tight and "
+            "touching in turn), NumtaDB's coarse redrawings among them; the model card has the accuracy.\n\n"
             + table(["path", "c", "number req/s", "p50", "p99 ms", "err", "read right", "digit req/s", "p50",
                      "p99 ms", "number/digit"], rows))
 

@@ -122,16 +122,14 @@ class Bench:
     # --- processes -------------------------------------------------------------------------
     @contextmanager
     def torchserve(self, name: str, env: dict[str, str] | None = None, **model: int) -> Iterator[TorchServe]:
-        """A ready TorchServe with the shipped settings but `model`, all its workers READY."""
-        overrides = {"minWorkers": self.defaults["minWorkers"], "maxWorkers": self.defaults["maxWorkers"],
-                     "batchSize": self.defaults["batchSize"], "maxBatchDelay": self.defaults["maxBatchDelay"],
-                     **model}
+        """A ready TorchServe with the shipped settings but `model` (set on both models), all the digit
+        model's workers READY. Without `model`, both models run exactly as config.properties ships them."""
         server = TorchServe(self.work / name, model_store=self.store, ports={k: free_port() for k in API_KEYS},
-                            model_overrides=overrides, env=env or {})
+                            model_overrides=model, env=env or {})
         server.start()
         try:
             server.wait_ready(timeout=180)
-            self.wait_workers(server, overrides["minWorkers"])
+            self.wait_workers(server, model.get("minWorkers", self.defaults["minWorkers"]))
             yield server
         finally:
             server.stop()
