@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-ROOT = Path(__file__).resolve().parents[1]
-STROKES = Path(os.environ.get("BDR_DATA_DIR", ROOT.parent / "shared" / "data")) / "canvas_val_strokes.json"
+from training.data import DEFAULT_DATA_DIR
+
+STROKES = DEFAULT_DATA_DIR / "canvas_val_strokes.json"
 SIDES = (280, 280, 400, 560)  # half at the page's size; the decoding cost grows with the pixels
 STROKE_SPACE = 280  # the coordinates of canvas_val_strokes.json
 SUPERSAMPLE = 2  # PIL's lines are not anti-aliased, a browser's are: draw large, then shrink

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from handler.archive import DEFAULT_WEIGHTS, MODEL_CONFIG, MODEL_NAME
+from bengali_digit.catalog import MODEL_CONFIG, MODEL_NAME, WEIGHTS
 
 
 class NullMetric:
@@ -47,7 +47,7 @@ class Context:
 
 
 def images_per_second(bodies: list[tuple[int, bytes]], batch_sizes: list[int], seconds: float,
-                      threads: int = 1, weights: Path = DEFAULT_WEIGHTS) -> dict[str, dict]:
+                      threads: int = 1, weights: Path = WEIGHTS) -> dict[str, dict]:
     """For each batch size: images/s and ms per batch, over `seconds` of batches cut from `bodies`."""
     from handler.handler import BengaliDigitHandler
 

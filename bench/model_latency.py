@@ -19,9 +19,8 @@ import torch
 
 from bench.canvas import canvas_pngs
 from bengali_digit import network
+from bengali_digit.catalog import WEIGHTS
 from bengali_digit.preprocess import prepare_bytes
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def time_per_call(fn, calls: int, rounds: int = 7) -> float:
@@ -38,7 +37,7 @@ def time_per_call(fn, calls: int, rounds: int = 7) -> float:
 
 def main() -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", type=Path, default=ROOT / "weights" / "bengali_digit.pt")
+    p.add_argument("--weights", type=Path, default=WEIGHTS)
     p.add_argument("--threads", type=int, default=1, help="torch threads, as one serving worker (default: 1)")
     p.add_argument("--batch-sizes", default="1,8,32", help="(default: 1,8,32)")
     args = p.parse_args()

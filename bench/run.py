@@ -35,10 +35,11 @@ from PIL import Image
 
 from bench import canvas, inprocess, procs, profile, report
 from bench.load import Sample, collect, run_alternating, summarise
-from handler.archive import NUMBER_MODEL_NAME, build_archive
+from bengali_digit.catalog import MODEL_CONFIG, MODEL_NAME, NUMBER_MODEL_NAME, ROOT
+from handler.archive import build_archive
 from service.gateway import Gateway
 from service.processes import free_port, wait_until
-from service.torchserve import API_KEYS, MODEL_NAME, ROOT, TorchServe, read_properties
+from service.torchserve import API_KEYS, TorchServe, read_properties
 
 Bodies = list[tuple[int | str, bytes]]
 
@@ -102,7 +103,7 @@ def shipped_defaults() -> dict:
     spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gateway" / "gunicorn.conf.py")
     conf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conf)
-    handler = yaml.safe_load((ROOT / "handler" / "model-config.yaml").read_text())["handler"]
+    handler = yaml.safe_load(MODEL_CONFIG.read_text())["handler"]
     return {"minWorkers": version["minWorkers"], "maxWorkers": version["maxWorkers"],
             "batchSize": version["batchSize"], "maxBatchDelay": version["maxBatchDelay"],
             "torch_threads": int(handler["torch_threads"]),

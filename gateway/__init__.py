@@ -15,12 +15,13 @@ from typing import IO, Any
 
 from flask import Flask, Request
 
+from bengali_digit import catalog
 from bengali_digit.payload import MAX_IMAGE_BYTES
 
 DEFAULTS: dict[str, Any] = {
     "TORCHSERVE_URL": "http://127.0.0.1:8080",  # TorchServe's inference API, never its management API
-    "MODEL_NAME": "bengali_digit",
-    "NUMBER_MODEL_NAME": "bengali_number",  # POST /api/number
+    "MODEL_NAME": catalog.MODEL_NAME,
+    "NUMBER_MODEL_NAME": catalog.NUMBER_MODEL_NAME,  # POST /api/number
     "CONNECT_TIMEOUT": 1.0,  # seconds; TorchServe is on the same host, so a slow connect means it is down
     "READ_TIMEOUT": 5.0,  # seconds; a model answering in ~1 ms that takes this long is overloaded
     "RETRY_AFTER": 5,  # seconds, sent with every 503

@@ -19,16 +19,12 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL_NAME = "bengali_digit"
-NUMBER_MODEL_NAME = "bengali_number"
+from bengali_digit.catalog import MODEL_CONFIG, MODEL_NAME, MODEL_VERSION, NUMBER_MODEL_NAME, ROOT, WEIGHTS
+
 TASKS = {MODEL_NAME: "digit", NUMBER_MODEL_NAME: "number"}  # model name -> handler task
-MODEL_VERSION = "1.0"
-DEFAULT_WEIGHTS = ROOT / "weights" / "bengali_digit.pt"
-MODEL_CONFIG = ROOT / "handler" / "model-config.yaml"
 
 
-def build_archive(export_path: Path, weights: Path = DEFAULT_WEIGHTS) -> list[Path]:
+def build_archive(export_path: Path, weights: Path = WEIGHTS) -> list[Path]:
     """Both archives into `export_path`; returns their paths."""
     export_path.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load(MODEL_CONFIG.read_text())
@@ -57,7 +53,7 @@ def build_archive(export_path: Path, weights: Path = DEFAULT_WEIGHTS) -> list[Pa
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--export-path", type=Path, default=ROOT / "model_store", help="(default: model_store)")
-    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="(default: weights/bengali_digit.pt)")
+    p.add_argument("--weights", type=Path, default=WEIGHTS, help="(default: weights/bengali_digit.pt)")
     args = p.parse_args()
     for path in build_archive(args.export_path, args.weights):
         print(path)

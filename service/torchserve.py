@@ -16,10 +16,9 @@ from pathlib import Path
 
 import requests
 
+from bengali_digit.catalog import ROOT
 from service.processes import ServerProcess, spawn, wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL_NAME = "bengali_digit"
 # Every setting that makes TorchServe listen: give each instance its own values, or two instances clash
 # (gRPC listens on 7070/7071 unless told otherwise, even when nobody uses it).
 API_KEYS = ("inference_address", "management_address", "metrics_address", "grpc_inference_port",

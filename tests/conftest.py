@@ -13,7 +13,6 @@ from service.processes import free_port
 from service.torchserve import API_KEYS, TorchServe
 from training.data import DEFAULT_DATA_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = DEFAULT_DATA_DIR  # ../shared/data, or $BDR_DATA_DIR
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from bengali_digit.catalog import ROOT
+
 DOCKER = ROOT / "docker"
 
 

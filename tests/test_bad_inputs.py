@@ -10,9 +10,10 @@ import psutil
 import pytest
 import requests
 
+from bengali_digit.catalog import MODEL_NAME
 from service.gateway import Gateway
 from service.processes import wait_until
-from service.torchserve import MODEL_NAME, TorchServe
+from service.torchserve import TorchServe
 from tests.answers import check_body
 from tests.bad_inputs import BY_NAME, CASES, Case, Raw, good_png
 

@@ -12,7 +12,7 @@ import pytest
 
 from bench import report
 from bench.canvas import canvas_pngs, number_pngs
-from service.torchserve import ROOT
+from bengali_digit.catalog import ROOT
 
 
 @pytest.fixture(scope="module")

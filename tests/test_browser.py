@@ -18,8 +18,9 @@ from playwright.sync_api import sync_playwright
 from skimage.measure import label
 
 from bengali_digit import DIGITS
+from bengali_digit.catalog import ROOT
 from service.gateway import Gateway
-from tests.conftest import ROOT, needs_shared_data
+from tests.conftest import needs_shared_data
 from tests.digit_images import CANVAS, bengali_fonts
 from tests.strokes import SCRIBBLES, Stroke, draw, font_strokes, shared_strokes
 

@@ -19,9 +19,10 @@ import psutil
 import pytest
 import requests
 
+from bengali_digit.catalog import MODEL_NAME
 from service.gateway import Gateway
 from service.processes import free_port, wait_until
-from service.torchserve import API_KEYS, MODEL_NAME, TorchServe
+from service.torchserve import API_KEYS, TorchServe
 from tests.bad_inputs import good_png
 
 WORKERS = 2

@@ -12,9 +12,9 @@ import pytest
 import requests
 from PIL import Image
 
-from handler.archive import NUMBER_MODEL_NAME
+from bengali_digit.catalog import MODEL_NAME, NUMBER_MODEL_NAME
 from service.gateway import Gateway
-from service.torchserve import MODEL_NAME, TorchServe
+from service.torchserve import TorchServe
 from tests.answers import assert_same_answer, check_body
 from tests.bad_inputs import BY_NAME
 from tests.digit_images import bengali_fonts, png_bytes, render_digit, render_text

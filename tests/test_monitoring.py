@@ -11,9 +11,9 @@ import pytest
 import requests
 import yaml
 
+from bengali_digit.catalog import MODEL_NAME, ROOT
 from service.processes import ServerProcess, free_port, spawn, wait_until
-from service.torchserve import MODEL_NAME
-from tests.deploy_files import DOCKER, ROOT, dashboard_queries, metric_names
+from tests.deploy_files import DOCKER, dashboard_queries, metric_names
 from tests.digit_images import bengali_fonts, png_bytes, render_digit
 from tests.strokes import SCRIBBLES, draw
 

@@ -9,9 +9,9 @@ import requests
 from PIL import Image, ImageDraw, ImageFont
 
 from bengali_digit import DIGITS
+from bengali_digit.catalog import NUMBER_MODEL_NAME
 from bengali_digit.number import MAX_DIGITS, read_number
 from bengali_digit.preprocess import PreprocessError
-from handler.archive import NUMBER_MODEL_NAME
 from tests.digit_images import bengali_fonts, png_bytes
 from training.evaluate import Served
 

@@ -15,8 +15,9 @@ import psutil
 import pytest
 import requests
 
+from bengali_digit.catalog import MODEL_NAME, ROOT
 from service.gateway import Gateway
-from service.torchserve import MODEL_NAME, ROOT, TorchServe, read_properties
+from service.torchserve import TorchServe, read_properties
 from tests.bad_inputs import good_png
 from tests.test_bad_inputs import LEAK
 

@@ -12,9 +12,9 @@ import pytest
 import requests
 from PIL import ImageOps
 
-from handler.archive import NUMBER_MODEL_NAME
+from bengali_digit.catalog import MODEL_NAME, NUMBER_MODEL_NAME
 from service.processes import free_port, wait_until
-from service.torchserve import API_KEYS, MODEL_NAME, TorchServe
+from service.torchserve import API_KEYS, TorchServe
 from tests.answers import assert_same_answer, check_body
 from tests.digit_images import bengali_fonts, png_bytes, render_digit
 from tests.strokes import SCRIBBLES, draw

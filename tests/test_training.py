@@ -3,6 +3,7 @@ evaluation CLI, all on data generated here."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 
@@ -11,7 +12,7 @@ import pytest
 import torch
 from PIL import ImageOps
 
-from bengali_digit import DIGITS, network
+from bengali_digit import DIGITS, catalog, network
 from tests.digit_images import bengali_fonts, render_digit
 from tests.strokes import SCRIBBLES, draw
 from training import calibrate, data, evaluate, scribbles, train
@@ -77,11 +78,12 @@ def test_numtadb_published_layout(tmp_path):
     assert kept.all() and prepared.shape == (15, 28, 28)
 
 
-def test_random_split_is_fixed_and_disjoint():
-    a_train, a_held = data.random_split(1000, 0.2)
-    _, b_held = data.random_split(1000, 0.2)
+def test_the_split_is_fixed_and_disjoint():
+    a_train, a_held = catalog.split("numta", 1000)
+    _, b_held = catalog.split("numta", 1000)
     np.testing.assert_array_equal(a_held, b_held)
-    assert len(a_held) == 200 and not set(a_train) & set(a_held) and len(a_train) + len(a_held) == 1000
+    assert len(a_held) == round(1000 * catalog.HELD_OUT["numta"])
+    assert not set(a_train) & set(a_held) and len(a_train) + len(a_held) == 1000
 
 
 def test_one_step_training_run(packed, tmp_path):
@@ -132,7 +134,7 @@ def test_outlier_exposure_fine_tune_grows_a_not_a_digit_output(packed, tmp_path)
     images, _ = scribbles.make(16, seed=0)
     prepared, kept = data.prepare_all(images)
     np.savez(tmp_path / "nd.npz", train_scribbles=(prepared[kept] * 255).astype(np.uint8))
-    train.main(["--data", str(packed), "--init", str(evaluate.DEFAULT_WEIGHTS), "--nondigits", str(tmp_path / "nd.npz"),
+    train.main(["--data", str(packed), "--init", str(catalog.WEIGHTS), "--nondigits", str(tmp_path / "nd.npz"),
                 "--ood", "extra", "--epochs", "1", "--max-steps", "1", "--batch-size", "16", "--ood-batch", "8",
                 "--threads", "1", "--run-dir", str(tmp_path / "run"), "--save", str(tmp_path / "w.pt")])
     model = network.load(tmp_path / "w.pt")
@@ -191,3 +193,28 @@ def test_font_glyphs_never_include_a_bengali_digit():
     assert not chars & set(DIGITS)
     image = glyphs.render("5", str(latin_font()), 80, 0)
     assert image.shape == (28, 28) and image.max() > 200 and image[0].max() == 0 and image[:, 0].max() == 0
+
+
+def identities(digits: data.Digits) -> set[tuple[str, int]]:
+    """(collection, row) of each image: src -1 is ISI, else a NumtaDB source."""
+    return {("isi" if s < 0 else "numta", int(r)) for s, r in zip(digits.src, digits.row, strict=True)}
+
+
+@pytest.mark.parametrize("holdout_source", [None, "b"])
+def test_training_never_sees_an_evaluation_row(packed, holdout_source):
+    """What a training run trains on shares no row with what it validates on, nor with the rows that
+    canvas_val redrew; and the committed recipe's held-out sets, loaded as `make evaluate` loads
+    them, hold no image it trained on."""
+    args = argparse.Namespace(data=packed, holdout_source=holdout_source, isi_repeat=2)
+    trained, validated, canvas = train.training_split(args)
+    seen = identities(trained)
+    assert len(seen) > 50  # it trains on something
+    for name, digits in validated.items():
+        assert len(digits) and not seen & identities(digits), name
+    redrawn = {(data.CANVAS_COLLECTIONS[int(s)], int(i)) for s, i in zip(canvas["src"], canvas["index"], strict=True)}
+    assert redrawn and not seen & redrawn
+    if holdout_source is None:
+        images = {im.tobytes() for im in trained.x}
+        for name in data.HELD_OUT_SETS.values():
+            x, _ = evaluate.load_set(name, packed)
+            assert len(x) and not images & {im.tobytes() for im in x}, name

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bengali_digit import network, verdict
-from handler.archive import DEFAULT_WEIGHTS, MODEL_CONFIG
+from bengali_digit import catalog, network, verdict
+from bengali_digit.catalog import MODEL_CONFIG, WEIGHTS
 from training import data, redraw
 from training.calibration import auroc, ece, fit_temperature, nll, reliability, softmax, threshold_keeping
 from training.metrics import logits_arrays
@@ -30,13 +30,13 @@ from training.plots import plot_reliability
 
 
 def redrawn_held_out(data_dir: Path, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
-    """Held-out NumtaDB 20 % and ISI 10 % (minus canvas_val's rows), redrawn as the page draws."""
+    """The held-out NumtaDB and ISI rows (minus canvas_val's, fitted on), redrawn as the page draws."""
     numta, isi = data.load_packed(Path(data_dir) / data.PACKED_FILE)
     with np.load(Path(data_dir) / data.CANVAS_FILE) as f:
-        held = {(int(s), int(i)) for s, i in zip(f["src"], f["index"], strict=True)}
+        redrawn = data.canvas_rows(f)
     parts = []
-    for collection, fraction, src in ((numta, 0.2, 1), (isi, 0.1, 0)):
-        rows = [i for i in data.random_split(len(collection), fraction)[1] if (src, int(i)) not in held]
+    for name, collection in (("numta", numta), ("isi", isi)):
+        rows = [i for i in catalog.split(name, len(collection))[1] if int(i) not in redrawn[name]]
         parts.append(collection.subset(np.array(rows)))
     both = data.concat(parts)
     x, kept = data.prepare_all(redraw.redraw_all(both.x, seed=seed), desc="preparing redrawn held-out")
@@ -103,7 +103,7 @@ def write_threshold(value: float, path: Path = MODEL_CONFIG) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS,
+    p.add_argument("--weights", type=Path, default=WEIGHTS,
                    help="(default: weights/bengali_digit.pt)")
     p.add_argument("--data", type=Path, default=data.DEFAULT_DATA_DIR,
                    help="(default: $BDR_DATA_DIR or ../shared/data)")

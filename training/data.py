@@ -1,5 +1,5 @@
 """Training data: the packed 28×28 file in ../shared/data, or NumtaDB as Bengali.AI publishes it,
-and the fixed splits every run and report uses."""
+split as bengali_digit.catalog fixes it for every run and report."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from bengali_digit import catalog
 from bengali_digit.preprocess import PreprocessError, prepare
 
 DEFAULT_DATA_DIR = Path(os.environ.get("BDR_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 PACKED_FILE = "bn_digits_train.npz"
 CANVAS_FILE = "canvas_val.npz"
 NUMTA_SOURCES = "abcde"
-SPLIT_SEED = 0  # fixed: the 80/20 and 90/10 splits must be the same in every run and report
+CANVAS_COLLECTIONS = ("isi", "numta")  # canvas_val.npz's `src`: 0 = redrawn from ISI, 1 = from NumtaDB
+HELD_OUT_SETS = {c: f"{c}-{round(100 * share)}pct" for c, share in catalog.HELD_OUT.items()}  # set names
 
 
 @dataclass
@@ -89,11 +91,21 @@ def load_numta_and_isi(data: Path) -> tuple[Digits, Digits | None]:
     return load_numtadb(data), None
 
 
-def random_split(n: int, fraction: float, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
-    """(train, held-out) indices: a seeded permutation, the last `fraction` held out."""
-    perm = np.random.default_rng(seed).permutation(n)
-    cut = n - round(n * fraction)
-    return np.sort(perm[:cut]), np.sort(perm[cut:])
+def canvas_rows(canvas) -> dict[str, set[int]]:
+    """Per collection, the rows that canvas_val.npz (an opened npz, or None) redrew: never trained on."""
+    rows: dict[str, set[int]] = {c: set() for c in CANVAS_COLLECTIONS}
+    if canvas is not None:
+        for src, row in zip(canvas["src"], canvas["index"], strict=True):
+            rows[CANVAS_COLLECTIONS[int(src)]].add(int(row))
+    return rows
+
+
+def training_rows(collection: str, n: int, canvas: dict[str, set[int]],
+                  held: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows that train, rows that validate) of a collection of `n`: the catalog's fixed split, or
+    `held` when given (a whole NumtaDB source held out); canvas_val's rows never train either way."""
+    train, val = catalog.split(collection, n) if held is None else (np.setdiff1d(np.arange(n), held), held)
+    return np.array([i for i in train if i not in canvas[collection]], dtype=np.int64), val
 
 
 def prepare_all(x, desc: str = "preprocessing") -> tuple[np.ndarray, np.ndarray]:

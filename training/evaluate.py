@@ -21,13 +21,13 @@ import numpy as np
 import torch
 import yaml
 
-from bengali_digit import network, verdict
-from handler.archive import DEFAULT_WEIGHTS, MODEL_CONFIG
+from bengali_digit import catalog, network, verdict
+from bengali_digit.catalog import MODEL_CONFIG, WEIGHTS
 from training import data
 from training.calibration import auroc, ece, threshold_keeping
 from training.metrics import confusion_matrix, format_table, logits_arrays, per_class
 
-NAMED_SETS = ["canvas", "canvas-isi", "canvas-numta", "numta-20pct", "isi-10pct",
+NAMED_SETS = ["canvas", "canvas-isi", "canvas-numta", *data.HELD_OUT_SETS.values(),
               *(f"numta-{s}" for s in "abcd")]
 
 
@@ -42,12 +42,10 @@ def load_set(name: str, data_dir: Path) -> tuple[np.ndarray | list, np.ndarray]:
         keep = {"canvas": src >= 0, "canvas-isi": src == 0, "canvas-numta": src == 1}[name]
         return x[keep], y[keep]
     numta, isi = data.load_packed(data_dir / data.PACKED_FILE)
-    if name == "numta-20pct":
-        held = numta.subset(data.random_split(len(numta), 0.2)[1])
-        return held.x, held.y
-    if name == "isi-10pct":
-        held = isi.subset(data.random_split(len(isi), 0.1)[1])
-        return held.x, held.y
+    for collection, digits in (("numta", numta), ("isi", isi)):
+        if name == data.HELD_OUT_SETS[collection]:
+            held = digits.subset(catalog.split(collection, len(digits))[1])
+            return held.x, held.y
     part = numta.subset(np.flatnonzero(numta.src == data.NUMTA_SOURCES.index(name[-1])))
     return part.x, part.y
 
@@ -55,7 +53,7 @@ def load_set(name: str, data_dir: Path) -> tuple[np.ndarray | list, np.ndarray]:
 class Served:
     """The committed network with its calibration and the threshold the handler would use."""
 
-    def __init__(self, weights: Path = DEFAULT_WEIGHTS, threshold: float | None = None, in_numbers: bool = False):
+    def __init__(self, weights: Path = WEIGHTS, threshold: float | None = None, in_numbers: bool = False):
         self.model, meta = network.load_with_meta(weights)
         self.temperature = float(meta.get("temperature", 1.0))
         self.method = meta.get("digit_score", "msp")
@@ -119,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("data", help="an .npz with x and y, or a named set: " + ", ".join(NAMED_SETS))
     p.add_argument("--data-dir", type=Path, default=data.DEFAULT_DATA_DIR,
                    help="where named sets live (default: $BDR_DATA_DIR or ../shared/data)")
-    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="(default: weights/bengali_digit.pt)")
+    p.add_argument("--weights", type=Path, default=WEIGHTS, help="(default: weights/bengali_digit.pt)")
     p.add_argument("--nondigits", type=Path, help="an .npz of non-digits: x, optional src")
     p.add_argument("--threshold", type=float, help="digit score threshold (default: as served, model-config.yaml)")
     p.add_argument("--out", type=Path, help="write the result as JSON here")

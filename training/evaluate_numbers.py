@@ -18,9 +18,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bengali_digit.catalog import WEIGHTS
 from bengali_digit.number import read_number
 from bengali_digit.preprocess import PreprocessError
-from handler.archive import DEFAULT_WEIGHTS
 from training import data, numbers
 from training.evaluate import Served
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--per-regime", type=int, default=300, help="numbers per regime, lengths 1-6 evenly (default: 300)")
     p.add_argument("--seed", type=int, default=0, help="the set; another seed is another held-out set (default: 0)")
     p.add_argument("--src", type=int, choices=(0, 1), help="strokes redrawn from 0 = ISI, 1 = NumtaDB (default: both)")
-    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="(default: weights/bengali_digit.pt)")
+    p.add_argument("--weights", type=Path, default=WEIGHTS, help="(default: weights/bengali_digit.pt)")
     p.add_argument("--out", type=Path, default=Path("runs/numbers.json"), help="(default: runs/numbers.json)")
     args = p.parse_args(argv)
     served = Served(args.weights, in_numbers=True)

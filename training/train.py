@@ -27,33 +27,32 @@ from training.metrics import confusion_matrix, evaluate_arrays
 from training.plots import plot_confusion, plot_curves
 
 
-def build_datasets(args) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """(train images (N, 28, 28) uint8, train labels, {validation set name: (images, labels)})."""
+def training_split(args) -> tuple[data.Digits, dict[str, data.Digits], np.lib.npyio.NpzFile | None]:
+    """(the raw digits that train, {validation set name: raw digits}, canvas_val.npz or None)."""
     numta, isi = data.load_numta_and_isi(args.data)
     canvas_path = Path(args.data) / data.CANVAS_FILE if Path(args.data).is_dir() else None
     canvas = np.load(canvas_path) if canvas_path and canvas_path.exists() else None
-    held = {0: set(), 1: set()}  # canvas_val rows, redrawn from the training file: never train on them
-    if canvas is not None:
-        for src, row in zip(canvas["src"], canvas["index"], strict=True):
-            held[int(src)].add(int(row))
+    redrawn = data.canvas_rows(canvas)  # canvas_val validates: its source rows never train
 
     if args.holdout_source:
-        s = data.NUMTA_SOURCES.index(args.holdout_source)
-        numta_train = np.flatnonzero(numta.src != s)
-        numta_val = np.flatnonzero(numta.src == s)
+        numta_train, numta_val = data.training_rows(
+            "numta", len(numta), redrawn, np.flatnonzero(numta.src == data.NUMTA_SOURCES.index(args.holdout_source)))
         numta_name = f"numta-{args.holdout_source}-unseen"
     else:
-        numta_train, numta_val = data.random_split(len(numta), 0.2)
-        numta_name = "numta-20pct"
-    numta_train = np.array([i for i in numta_train if i not in held[1]], dtype=np.int64)
+        numta_train, numta_val = data.training_rows("numta", len(numta), redrawn)
+        numta_name = data.HELD_OUT_SETS["numta"]
     parts = [numta.subset(numta_train)]
     val_raw = {numta_name: numta.subset(numta_val)}
     if isi is not None:
-        isi_train, isi_val = data.random_split(len(isi), 0.1)
-        isi_rows = np.array([i for i in isi_train if i not in held[0]], dtype=np.int64)
-        parts.append(isi.subset(np.tile(isi_rows, args.isi_repeat)))
-        val_raw["isi-10pct"] = isi.subset(isi_val)
-    train = data.concat(parts)
+        isi_train, isi_val = data.training_rows("isi", len(isi), redrawn)
+        parts.append(isi.subset(np.tile(isi_train, args.isi_repeat)))
+        val_raw[data.HELD_OUT_SETS["isi"]] = isi.subset(isi_val)
+    return data.concat(parts), val_raw, canvas
+
+
+def build_datasets(args) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """(train images (N, 28, 28) uint8, train labels, {validation set name: (images, labels)})."""
+    train, val_raw, canvas = training_split(args)
 
     images = [train.x]
     labels = [train.y]
