@@ -7,7 +7,7 @@ WEIGHTS := weights/bengali_digit.pt
 MARS := model_store/bengali_digit.mar model_store/bengali_number.mar
 GATEWAY_PORT ?= 8000
 
-.PHONY: help serve stop test archive train train-deps evaluate evaluate-numbers lint system-deps clean bench soak
+.PHONY: help serve stop test test-fast archive train train-deps evaluate evaluate-numbers lint system-deps clean bench soak
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,8 +37,11 @@ system-deps:  ## Debian packages the browser, font and monitoring tests need (ru
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-beng fonts-dejavu-core fontconfig prometheus; \
 	  else echo "missing chromium, fonts-beng or prometheus: run 'sudo make system-deps'"; exit 1; fi; fi
 
-test: $(VENV)/.dev system-deps  ## run every test (real TorchServe, real HTTP, real browser)
+test: $(VENV)/.dev system-deps  ## run both tiers: in-process, then real TorchServe, gateway, HTTP and browser
 	$(PY) -m pytest -q
+
+test-fast: $(VENV)/.dev system-deps  ## the in-process tier alone: no server started (about a minute)
+	$(PY) -m pytest -q -m "not server"
 
 lint: $(VENV)/.dev  ## ruff
 	$(VENV)/bin/ruff check .

@@ -1,5 +1,9 @@
 """Shared fixtures: a real TorchServe process on free loopback ports with a temporary model store,
-built once per test session from the committed weights and stopped by PID at the end."""
+built once per test session from the committed weights and stopped by PID at the end.
+
+Two tiers: a test that starts real processes (TorchServe, the gateway, a browser, a subprocess
+that serves) is marked `server`, either by using a fixture of SERVER_FIXTURES or by its module's
+own `pytestmark`; `make test-fast` runs the rest, in-process, `make test` both."""
 
 from __future__ import annotations
 
@@ -14,6 +18,17 @@ from service.torchserve import API_KEYS, TorchServe
 from training.data import DEFAULT_DATA_DIR
 
 SHARED_DATA = DEFAULT_DATA_DIR  # ../shared/data, or $BDR_DATA_DIR
+
+
+# fixtures that start (or build for) real processes; pytest lists a test's fixtures transitively
+SERVER_FIXTURES = {"model_store", "torchserve", "gateway", "make_torchserve", "own_torchserve", "own_gateway",
+                   "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
 
 
 def needs_shared_data(name: str) -> Path:

@@ -39,6 +39,7 @@ def test_number_pngs_are_four_digit_numbers():
     assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for _, png in bodies)
 
 
+@pytest.mark.server
 def test_number_cells_beside_the_digit_cells(smoke):
     results, out = smoke
     for path in ("direct", "gateway"):
@@ -51,6 +52,7 @@ def test_number_cells_beside_the_digit_cells(smoke):
     assert "| path | c | number req/s" in (out / "benchmarks.md").read_text()
 
 
+@pytest.mark.server
 def test_every_cell_answered_without_errors(smoke):
     results, _ = smoke
     cells = results["direct"] + results["gateway"] + [results["profile"]["cell"]]
@@ -64,6 +66,7 @@ def test_every_cell_answered_without_errors(smoke):
     assert results["direct"][0]["torchserve_ms"]["requests"] > 0
 
 
+@pytest.mark.server
 def test_limits_memory_and_startup_are_recorded(smoke):
     results, _ = smoke
     assert {"1", str(results["defaults"]["batchSize"])} <= set(results["in_process"])
@@ -76,6 +79,7 @@ def test_limits_memory_and_startup_are_recorded(smoke):
     assert 0 < s["model_ready_s"] <= s["page_ready_s"] <= s["gateway_ready_s"]
 
 
+@pytest.mark.server
 def test_report_files_are_written_and_regenerated_in_place(smoke):
     results, out = smoke
     md = (out / "benchmarks.md").read_text()

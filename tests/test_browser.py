@@ -266,6 +266,7 @@ def test_pen(desktop):
     assert desktop.ink() > 0 and desktop.errors == []
 
 
+@pytest.mark.server  # its page comes by name (request.getfixturevalue), out of the fixture scan
 @pytest.mark.parametrize(("device", "by"), [("desktop", "mouse"), ("phone", "touch")])
 def test_scribble_is_not_a_digit(request, device, by):
     """The real model refuses a hatching (no threshold override): the page asks, in both languages,
