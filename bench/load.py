@@ -136,14 +136,6 @@ def collect(url: str, bodies: list[tuple[int | str, bytes]], concurrency: int, s
     return asyncio.run(_run(url, bodies, concurrency, seconds, warmup, mark))
 
 
-def run_load(url: str, bodies: list[tuple[int | str, bytes]], concurrency: int, seconds: float,
-             warmup: float = 1.0, mark: Callable[[str], None] | None = None) -> Result:
-    """POST `bodies` (digit or digit string, PNG) round-robin to `url` with `concurrency` clients for warm-up +
-    `seconds`; latency and throughput of what finished inside the measured window. `mark("start")`
-    and `mark("stop")` are called at the window's edges (to read CPU counters there)."""
-    return summarise(concurrency, seconds, asyncio.run(_run(url, bodies, concurrency, seconds, warmup, mark)))
-
-
 def run_alternating(urls: dict[str, str], bodies: list[tuple[int | str, bytes]], concurrency: int, seconds: float,
                     rounds: int, warmup: float = 0.5) -> dict[str, Result]:
     """The same load on several targets in turn, `rounds` times over, each for `seconds`; per

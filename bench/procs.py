@@ -62,13 +62,6 @@ def cpu_seconds(roles: Roles) -> dict[str, float]:
     return out
 
 
-def cpu_ms_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
-    """CPU milliseconds each process spent per answered request between two cpu_seconds() readings."""
-    if requests <= 0:
-        return {}
-    return {name: round((after[name] - before.get(name, 0.0)) * 1e3 / requests, 3) for name in after}
-
-
 class PeakPss:
     """Samples PSS in a thread while a load runs and keeps each process's peak."""
 

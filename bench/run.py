@@ -7,7 +7,7 @@ archive built from the committed weights, stopped by PID): the in-process limit,
 and through the gateway at several concurrencies, batching, workers and torch threads, gateway
 sizes, PSS memory idle and under load, start-up time, and a profile at concurrency 8. The host is
 shared and noisy, so configurations are compared as ratios within the run. Every load is closed
-loop and stops at its deadline, so a full run takes about six minutes.
+loop and stops at its deadline, so a full run takes about seven minutes.
 
 Writes benchmarks.json, benchmarks.png and the generated part of benchmarks.md into --out-dir.
 """
