@@ -49,7 +49,7 @@ def draw_strokes(strokes: list[list[tuple[float, float]]], pen: float, side: int
 
 
 def font_digit(digit: int, rng: np.random.Generator, side: int) -> Image.Image:
-    from tests.digit_images import bengali_fonts, render_digit  # only without the strokes file
+    from synthetic.digit_images import bengali_fonts, render_digit  # only without the strokes file
 
     fonts = bengali_fonts()
     glyph = int(side * rng.uniform(0.4, 0.75))

@@ -5,7 +5,7 @@ the memory of every process about where it was.
 
 Starts its own TorchServe (the shipped config.properties, on free ports) and gateway on 127.0.0.1,
 warms them up, records each process's memory, then sends `--requests` requests drawn at random from
-good digits in every accepted format and the bad-input corpus (tests/bad_inputs.py), `--concurrency`
+good digits in every accepted format and the bad-input corpus (synthetic/bad_inputs.py), `--concurrency`
 at a time. Every answer is checked against what that input should get. Bounded: each request has a
 30 s limit and the whole run `--limit` seconds. Everything it started is stopped by PID. Exits 1
 when any answer was a 5xx, a dropped connection or not the expected one, or a worker was replaced.
@@ -33,7 +33,7 @@ from handler.archive import build_archive
 from service.gateway import Gateway
 from service.processes import free_port
 from service.torchserve import API_KEYS, TorchServe
-from tests.bad_inputs import CASES, Raw, good_requests
+from synthetic.bad_inputs import CASES, Raw, good_requests
 
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 GOOD_SHARE = 0.5  # half the requests are good digits, the rest spread over the corpus

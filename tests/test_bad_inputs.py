@@ -1,10 +1,8 @@
-"""The bad-input corpus (tests/bad_inputs.py) sent to a real TorchServe and through a real gateway:
+"""The bad-input corpus (synthetic/bad_inputs.py) sent to a real TorchServe and through a real gateway:
 each kind gets its stated answer, a JSON error that names the problem or a right prediction, with no
 stack trace or server path in it; and afterwards the same workers are alive and a good request works."""
 
 from __future__ import annotations
-
-import re
 
 import psutil
 import pytest
@@ -14,11 +12,10 @@ from bengali_digit.catalog import MODEL_NAME
 from service.gateway import Gateway
 from service.processes import wait_until
 from service.torchserve import TorchServe
+from synthetic.bad_inputs import BY_NAME, CASES, LEAK, Case, Raw, good_png
 from tests.answers import check_body
-from tests.bad_inputs import BY_NAME, CASES, Case, Raw, good_png
 
 # What a response must never show: a Python or Java stack trace, a source file, a server path.
-LEAK = re.compile(r'Traceback|File "|\.py\b|site-packages|/work/|/tmp/|/usr/|/home/|\bat (org|java|io)\.')
 
 
 def send(url: str, raw: Raw) -> requests.Response:

@@ -20,9 +20,9 @@ from skimage.measure import label
 from bengali_digit import DIGITS
 from bengali_digit.catalog import ROOT
 from service.gateway import Gateway
+from synthetic.digit_images import CANVAS, bengali_fonts
+from synthetic.strokes import SCRIBBLES, Stroke, draw, font_strokes, shared_strokes
 from tests.conftest import needs_shared_data
-from tests.digit_images import CANVAS, bengali_fonts
-from tests.strokes import SCRIBBLES, Stroke, draw, font_strokes, shared_strokes
 
 CHROMIUM = os.environ.get("BDR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

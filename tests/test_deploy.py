@@ -30,8 +30,8 @@ from bengali_digit.catalog import MODEL_NAME, ROOT
 from handler.archive import TASKS
 from service.processes import free_port
 from service.torchserve import API_KEYS, TorchServe, read_properties
+from synthetic.digit_images import bengali_fonts, png_bytes, render_digit
 from tests.deploy_files import DOCKER, alert_queries, dashboard_panels, dashboard_queries, metric_names
-from tests.digit_images import bengali_fonts, png_bytes, render_digit
 
 K8S = DOCKER / "k8s"
 SCHEMAS = DOCKER / "schemas"

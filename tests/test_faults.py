@@ -23,7 +23,7 @@ from bengali_digit.catalog import MODEL_NAME
 from service.gateway import Gateway
 from service.processes import free_port, wait_until
 from service.torchserve import API_KEYS, TorchServe
-from tests.bad_inputs import good_png
+from synthetic.bad_inputs import good_png
 
 WORKERS = 2
 RECOVERY_BOUND = 60.0  # seconds: generous; the measured figures are a few seconds (docs/reliability.md)

@@ -28,7 +28,7 @@ from bengali_digit.preprocess import (
     prepare_bytes,
 )
 from gateway.api import check_image
-from tests.bad_inputs import digit_image, encoded
+from synthetic.bad_inputs import digit_image, encoded
 from tests.conftest import needs_shared_data
 
 # Corrupt and huge files make Pillow warn as it reads them: expected here, and not what is checked.
@@ -234,7 +234,7 @@ def test_json_nested_beyond_the_parser():
 
 def test_exif_orientation_is_honoured():
     """The corpus's EXIF-rotated JPEG reads upright; without its tag it would read lying down."""
-    from tests.bad_inputs import exif_rotated_jpeg
+    from synthetic.bad_inputs import exif_rotated_jpeg
 
     upright = prepare(digit_image())
     rotated = prepare(decode_image(exif_rotated_jpeg()))

@@ -15,10 +15,10 @@ from PIL import Image
 from bengali_digit.catalog import MODEL_NAME, NUMBER_MODEL_NAME
 from service.gateway import Gateway
 from service.torchserve import TorchServe
+from synthetic.bad_inputs import BY_NAME
+from synthetic.digit_images import bengali_fonts, png_bytes, render_digit, render_text
+from synthetic.strokes import SCRIBBLES, draw
 from tests.answers import assert_same_answer, check_body
-from tests.bad_inputs import BY_NAME
-from tests.digit_images import bengali_fonts, png_bytes, render_digit, render_text
-from tests.strokes import SCRIBBLES, draw
 
 FONT = bengali_fonts()[-1]
 PNG = {d: png_bytes(render_digit(d, FONT, 150, (140, 140), 3)) for d in range(10)}

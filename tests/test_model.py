@@ -11,9 +11,9 @@ import torch
 from bengali_digit import network
 from bengali_digit.catalog import WEIGHTS
 from bengali_digit.preprocess import prepare
+from synthetic.digit_images import bengali_fonts, latin_font, render_text, variants
+from synthetic.strokes import SCRIBBLES, draw
 from tests.conftest import needs_shared_data
-from tests.digit_images import bengali_fonts, latin_font, render_text, variants
-from tests.strokes import SCRIBBLES, draw
 from training import evaluate, nondigits, scribbles
 
 

@@ -13,9 +13,9 @@ import yaml
 
 from bengali_digit.catalog import MODEL_NAME, ROOT
 from service.processes import ServerProcess, free_port, spawn, wait_until
+from synthetic.digit_images import bengali_fonts, png_bytes, render_digit
+from synthetic.strokes import SCRIBBLES, draw
 from tests.deploy_files import DOCKER, dashboard_queries, metric_names
-from tests.digit_images import bengali_fonts, png_bytes, render_digit
-from tests.strokes import SCRIBBLES, draw
 
 PROMETHEUS_CONFIG = DOCKER / "prometheus" / "prometheus.yml"
 HAS_GATEWAY = (ROOT / "gateway" / "__init__.py").exists()

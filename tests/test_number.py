@@ -12,7 +12,7 @@ from bengali_digit import DIGITS
 from bengali_digit.catalog import NUMBER_MODEL_NAME
 from bengali_digit.number import MAX_DIGITS, read_number
 from bengali_digit.preprocess import PreprocessError
-from tests.digit_images import bengali_fonts, png_bytes
+from synthetic.digit_images import bengali_fonts, png_bytes
 from training.evaluate import Served
 
 FONTS = bengali_fonts()

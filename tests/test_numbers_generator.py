@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from skimage.morphology import medial_axis
 
-from tests.digit_images import bengali_fonts
-from tests.strokes import font_strokes
+from synthetic.digit_images import bengali_fonts
+from synthetic.strokes import font_strokes
 from training import numbers
 
 PER_REGIME = 24  # four numbers of each length per regime

@@ -9,7 +9,7 @@ import pytest
 
 from bengali_digit.payload import MAX_IMAGE_BYTES, image_bytes, request_body
 from bengali_digit.preprocess import PreprocessError
-from tests.digit_images import bengali_fonts, png_bytes, render_digit
+from synthetic.digit_images import bengali_fonts, png_bytes, render_digit
 
 PNG = png_bytes(render_digit(1, bengali_fonts()[0]))
 B64 = base64.b64encode(PNG).decode()

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from bengali_digit.preprocess import BOX, SIZE, PreprocessError, decode_image, prepare, prepare_bytes
-from tests.digit_images import bengali_fonts, png_bytes, render_digit
+from synthetic.digit_images import bengali_fonts, png_bytes, render_digit
 
 FONT = bengali_fonts()[0]
 

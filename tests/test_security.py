@@ -18,8 +18,7 @@ import requests
 from bengali_digit.catalog import MODEL_NAME, ROOT
 from service.gateway import Gateway
 from service.torchserve import TorchServe, read_properties
-from tests.bad_inputs import good_png
-from tests.test_bad_inputs import LEAK
+from synthetic.bad_inputs import LEAK, good_png
 
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}  # the last: Java's IPv4 on a dual-stack socket
 

@@ -15,9 +15,9 @@ from PIL import ImageOps
 from bengali_digit.catalog import MODEL_NAME, NUMBER_MODEL_NAME
 from service.processes import free_port, wait_until
 from service.torchserve import API_KEYS, TorchServe
+from synthetic.digit_images import bengali_fonts, png_bytes, render_digit
+from synthetic.strokes import SCRIBBLES, draw
 from tests.answers import assert_same_answer, check_body
-from tests.digit_images import bengali_fonts, png_bytes, render_digit
-from tests.strokes import SCRIBBLES, draw
 
 FONT = bengali_fonts()[-1]
 

@@ -13,8 +13,8 @@ import torch
 from PIL import ImageOps
 
 from bengali_digit import DIGITS, catalog, network
-from tests.digit_images import bengali_fonts, render_digit
-from tests.strokes import SCRIBBLES, draw
+from synthetic.digit_images import bengali_fonts, render_digit
+from synthetic.strokes import SCRIBBLES, draw
 from training import calibrate, data, evaluate, scribbles, train
 
 
@@ -186,7 +186,7 @@ def test_checkpoint_round_trip(tmp_path):
 
 def test_font_glyphs_never_include_a_bengali_digit():
     """The non-digit glyphs must not teach the network to refuse the digits it reads."""
-    from tests.digit_images import latin_font
+    from synthetic.digit_images import latin_font
     from training import glyphs
 
     chars = {c for _, c in glyphs.characters()}

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from skimage.morphology import skeletonize
 
-from tests.digit_images import CANVAS, render_digit
+from synthetic.digit_images import CANVAS, render_digit
 
 Stroke = list[tuple[float, float]]
 NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import struct
 import zlib
 from collections.abc import Callable
@@ -20,7 +21,7 @@ import numpy as np
 import requests
 from PIL import Image, ImageOps
 
-from tests.digit_images import bengali_fonts, png_bytes, render_digit
+from synthetic.digit_images import bengali_fonts, png_bytes, render_digit
 
 
 @dataclass(frozen=True)
@@ -272,3 +273,6 @@ if __name__ == "__main__":  # the table in docs/reliability.md
     print("| # | input | TorchServe | gateway |\n|---|---|---|---|")
     for i, case in enumerate(CASES, 1):
         print(f"| {i} | {case.name} | {describe(case, 'torchserve')} | {describe(case, 'gateway')} |")
+
+# What an answer must never show: a stack trace, a source path, a Java frame.
+LEAK = re.compile(r'Traceback|File "|\.py\b|site-packages|/work/|/tmp/|/usr/|/home/|\bat (org|java|io)\.')
