@@ -2,7 +2,7 @@
 weights they are built from, and the fixed split of the training data into rows that train and rows
 that only ever validate. Change one here and training, evaluation, serving and the tests follow.
 
-No numpy or torch at import: the gateway reads the model names from here.
+Plain Python: the gateway reads the model names from here, and never imports numpy or torch.
 """
 
 from __future__ import annotations
@@ -18,15 +18,8 @@ WEIGHTS = ROOT / "weights" / "bengali_digit.pt"  # the committed weights both ar
 MODEL_CONFIG = ROOT / "handler" / "model-config.yaml"  # the handler's own settings, shipped in each archive
 
 # Held out of training, in every run and every report: a fixed share of each collection, chosen by
-# a seeded permutation. canvas_val.npz's rows (redrawn from these collections) are held out as well.
+# a seeded permutation (training.data.split). canvas_val.npz's rows (redrawn from these
+# collections) are held out as well.
 SPLIT_SEED = 0
 HELD_OUT = {"numta": 0.2, "isi": 0.1}  # collection -> share that only validates
 
-
-def split(collection: str, n: int):
-    """(training rows, held-out rows) of a collection of `n` images, as sorted index arrays."""
-    import numpy as np  # here, not at import (see the module's docstring)
-
-    perm = np.random.default_rng(SPLIT_SEED).permutation(n)
-    cut = n - round(n * HELD_OUT[collection])
-    return np.sort(perm[:cut]), np.sort(perm[cut:])

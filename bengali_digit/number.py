@@ -19,10 +19,10 @@ import numpy as np
 from PIL import Image
 
 from bengali_digit import DIGITS, verdict
+from bengali_digit.limits import PreprocessError
 from bengali_digit.preprocess import (
     INK_LEVEL,
     MIN_INK_PIXELS,
-    PreprocessError,
     check_strokes,
     ink_map,
     label_pieces,

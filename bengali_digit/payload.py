@@ -12,9 +12,8 @@ import base64
 import binascii
 import json
 
-from bengali_digit.preprocess import PreprocessError
+from bengali_digit.limits import MAX_IMAGE_BYTES, PreprocessError
 
-MAX_IMAGE_BYTES = 4 * 1024 * 1024
 FIELD_NAMES = ("data", "body", "image", "file")  # where TorchServe or a multipart form puts the payload
 
 

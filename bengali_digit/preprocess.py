@@ -14,10 +14,10 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps
 
+from bengali_digit.limits import PreprocessError, check_size
+
 SIZE = 28  # network input side
 BOX = 20  # longest side of the digit inside the frame
-MAX_PIXELS = 4096 * 4096  # larger images are refused before decoding (decompression bombs)
-MAX_SIDE = 8192
 MIN_CONTRAST = 32  # ink must differ from the background by this much (0-255) to count
 INK_LEVEL = 0.25  # fraction of the strongest ink that marks the ink's bounding box
 MIN_INK_PIXELS = 4
@@ -36,33 +36,6 @@ MIN_PIECES_SHARE = 0.5
 MAX_HOLES = 30
 
 
-# The HTTP status each refusal maps to; the code itself is what clients and metrics key on.
-STATUS_BY_CODE = {
-    "empty_input": 400,
-    "bad_request": 400,
-    "missing_image": 400,
-    "bad_base64": 400,
-    "bad_shape": 400,
-    "image_too_large": 413,
-    "not_an_image": 415,
-    "unsupported_media_type": 415,
-    "blank_image": 422,
-    "no_digit": 422,
-    "too_many_digits": 422,  # bengali_number: more digits than one number may have
-}
-
-
-class PreprocessError(ValueError):
-    """An input that cannot become a digit image. `code` is a stable machine-readable reason
-    (a key of STATUS_BY_CODE), `message` a sentence for the person who sent it."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = STATUS_BY_CODE[code]
-
-
 def decode_image(data: bytes) -> Image.Image:
     """Decode image bytes, refusing oversized images from their header before any pixel is decoded."""
     if not data:
@@ -71,12 +44,7 @@ def decode_image(data: bytes) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
-                raise PreprocessError(
-                    "image_too_large",
-                    f"image is {width}×{height}; at most {MAX_SIDE} px a side and {MAX_PIXELS} pixels",
-                )
+            check_size(*image.size)
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)  # an animated image is read by its first frame
             image.load()

@@ -2,7 +2,7 @@
 # The gateway (Flask under gunicorn): the drawing page and /api/predict in front of TorchServe.
 # Build from the repository root (see .dockerignore):
 #   docker build -f docker/gateway.Dockerfile -t bengali-digit-gateway:1.0 .
-# No torch here: the gateway checks images with bengali_digit's payload and preprocess modules and
+# No torch and no numpy here: the gateway reads images' headers (bengali_digit.limits, payload) and
 # forwards them to TorchServe; it never loads the model.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm

@@ -16,7 +16,7 @@ from typing import IO, Any
 from flask import Flask, Request
 
 from bengali_digit import catalog
-from bengali_digit.payload import MAX_IMAGE_BYTES
+from bengali_digit.limits import MAX_IMAGE_BYTES
 
 DEFAULTS: dict[str, Any] = {
     "TORCHSERVE_URL": "http://127.0.0.1:8080",  # TorchServe's inference API, never its management API

@@ -9,8 +9,8 @@ import io
 from flask import Blueprint, Request, Response, jsonify, request
 from PIL import Image, UnidentifiedImageError
 
+from bengali_digit.limits import PreprocessError, check_size
 from bengali_digit.payload import image_bytes
-from bengali_digit.preprocess import MAX_PIXELS, MAX_SIDE, PreprocessError
 from gateway.metrics import metrics
 from gateway.upstream import Answer, client
 
@@ -92,6 +92,4 @@ def check_image(data: bytes) -> None:
         raise PreprocessError("image_too_large", "image has too many pixels to decode safely") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):  # what Pillow raises for junk
         raise PreprocessError("not_an_image", "data is not an image in a format we read") from None
-    if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
-        raise PreprocessError("image_too_large",
-                              f"image is {width}×{height}; at most {MAX_SIDE} px a side and {MAX_PIXELS} pixels")
+    check_size(width, height)

@@ -1,5 +1,5 @@
 """Every failure is a JSON value `{"error": code, "message": sentence}`: never an HTML page or a
-stack trace. Codes for bad input are the handler's own (bengali_digit.preprocess.STATUS_BY_CODE)."""
+stack trace. Codes for bad input are the handler's own (bengali_digit.limits.STATUS_BY_CODE)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 from flask import Blueprint, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from bengali_digit.preprocess import PreprocessError
+from bengali_digit.limits import PreprocessError
 from gateway.upstream import Unavailable
 
 bp = Blueprint("errors", __name__)

@@ -21,9 +21,10 @@ from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
 from bengali_digit import network, verdict
+from bengali_digit.limits import PreprocessError
 from bengali_digit.number import read_number
 from bengali_digit.payload import image_bytes, request_body
-from bengali_digit.preprocess import PreprocessError, decode_image, prepare
+from bengali_digit.preprocess import decode_image, prepare
 
 logger = logging.getLogger(__name__)
 

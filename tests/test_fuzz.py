@@ -16,11 +16,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
+from bengali_digit.limits import STATUS_BY_CODE, PreprocessError
 from bengali_digit.payload import image_bytes, request_body
 from bengali_digit.preprocess import (
     SIZE,
-    STATUS_BY_CODE,
-    PreprocessError,
     corners,
     decode_image,
     piece_sizes,

@@ -10,8 +10,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bengali_digit import DIGITS
 from bengali_digit.catalog import NUMBER_MODEL_NAME
+from bengali_digit.limits import PreprocessError
 from bengali_digit.number import MAX_DIGITS, read_number
-from bengali_digit.preprocess import PreprocessError
 from synthetic.digit_images import bengali_fonts, png_bytes
 from training.evaluate import Served
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from bengali_digit.payload import MAX_IMAGE_BYTES, image_bytes, request_body
-from bengali_digit.preprocess import PreprocessError
+from bengali_digit.limits import MAX_IMAGE_BYTES, PreprocessError
+from bengali_digit.payload import image_bytes, request_body
 from synthetic.digit_images import bengali_fonts, png_bytes, render_digit
 
 PNG = png_bytes(render_digit(1, bengali_fonts()[0]))

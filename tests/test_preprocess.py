@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from bengali_digit.preprocess import BOX, SIZE, PreprocessError, decode_image, prepare, prepare_bytes
+from bengali_digit.limits import PreprocessError
+from bengali_digit.preprocess import BOX, SIZE, decode_image, prepare, prepare_bytes
 from synthetic.digit_images import bengali_fonts, png_bytes, render_digit
 
 FONT = bengali_fonts()[0]

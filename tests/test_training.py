@@ -79,8 +79,8 @@ def test_numtadb_published_layout(tmp_path):
 
 
 def test_the_split_is_fixed_and_disjoint():
-    a_train, a_held = catalog.split("numta", 1000)
-    _, b_held = catalog.split("numta", 1000)
+    a_train, a_held = data.split("numta", 1000)
+    _, b_held = data.split("numta", 1000)
     np.testing.assert_array_equal(a_held, b_held)
     assert len(a_held) == round(1000 * catalog.HELD_OUT["numta"])
     assert not set(a_train) & set(a_held) and len(a_train) + len(a_held) == 1000

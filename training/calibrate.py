@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bengali_digit import catalog, network, verdict
+from bengali_digit import network, verdict
 from bengali_digit.catalog import MODEL_CONFIG, WEIGHTS
 from training import data, redraw
 from training.calibration import auroc, ece, fit_temperature, nll, reliability, softmax, threshold_keeping
@@ -36,7 +36,7 @@ def redrawn_held_out(data_dir: Path, seed: int = 7) -> tuple[np.ndarray, np.ndar
         redrawn = data.canvas_rows(f)
     parts = []
     for name, collection in (("numta", numta), ("isi", isi)):
-        rows = [i for i in catalog.split(name, len(collection))[1] if int(i) not in redrawn[name]]
+        rows = [i for i in data.split(name, len(collection))[1] if int(i) not in redrawn[name]]
         parts.append(collection.subset(np.array(rows)))
     both = data.concat(parts)
     x, kept = data.prepare_all(redraw.redraw_all(both.x, seed=seed), desc="preparing redrawn held-out")

@@ -13,7 +13,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from bengali_digit import catalog
-from bengali_digit.preprocess import PreprocessError, prepare
+from bengali_digit.limits import PreprocessError
+from bengali_digit.preprocess import prepare
 
 DEFAULT_DATA_DIR = Path(os.environ.get("BDR_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 PACKED_FILE = "bn_digits_train.npz"
@@ -91,6 +92,14 @@ def load_numta_and_isi(data: Path) -> tuple[Digits, Digits | None]:
     return load_numtadb(data), None
 
 
+def split(collection: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, held-out rows) of a collection of `n` images, as sorted index arrays: the
+    catalog's share held out, by its seeded permutation."""
+    perm = np.random.default_rng(catalog.SPLIT_SEED).permutation(n)
+    cut = n - round(n * catalog.HELD_OUT[collection])
+    return np.sort(perm[:cut]), np.sort(perm[cut:])
+
+
 def canvas_rows(canvas) -> dict[str, set[int]]:
     """Per collection, the rows that canvas_val.npz (an opened npz, or None) redrew: never trained on."""
     rows: dict[str, set[int]] = {c: set() for c in CANVAS_COLLECTIONS}
@@ -104,7 +113,7 @@ def training_rows(collection: str, n: int, canvas: dict[str, set[int]],
                   held: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(rows that train, rows that validate) of a collection of `n`: the catalog's fixed split, or
     `held` when given (a whole NumtaDB source held out); canvas_val's rows never train either way."""
-    train, val = catalog.split(collection, n) if held is None else (np.setdiff1d(np.arange(n), held), held)
+    train, val = split(collection, n) if held is None else (np.setdiff1d(np.arange(n), held), held)
     return np.array([i for i in train if i not in canvas[collection]], dtype=np.int64), val
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import yaml
 
-from bengali_digit import catalog, network, verdict
+from bengali_digit import network, verdict
 from bengali_digit.catalog import MODEL_CONFIG, WEIGHTS
 from training import data
 from training.calibration import auroc, ece, threshold_keeping
@@ -44,7 +44,7 @@ def load_set(name: str, data_dir: Path) -> tuple[np.ndarray | list, np.ndarray]:
     numta, isi = data.load_packed(data_dir / data.PACKED_FILE)
     for collection, digits in (("numta", numta), ("isi", isi)):
         if name == data.HELD_OUT_SETS[collection]:
-            held = digits.subset(catalog.split(collection, len(digits))[1])
+            held = digits.subset(data.split(collection, len(digits))[1])
             return held.x, held.y
     part = numta.subset(np.flatnonzero(numta.src == data.NUMTA_SOURCES.index(name[-1])))
     return part.x, part.y

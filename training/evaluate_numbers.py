@@ -19,8 +19,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bengali_digit.catalog import WEIGHTS
+from bengali_digit.limits import PreprocessError
 from bengali_digit.number import read_number
-from bengali_digit.preprocess import PreprocessError
 from training import data, numbers
 from training.evaluate import Served
 
