@@ -20,15 +20,8 @@ from PIL import Image
 
 from bengali_digit import DIGITS, verdict
 from bengali_digit.limits import PreprocessError
-from bengali_digit.preprocess import (
-    INK_LEVEL,
-    MIN_INK_PIXELS,
-    check_strokes,
-    ink_map,
-    label_pieces,
-    normalize_digit,
-    to_gray,
-)
+from bengali_digit.noise import check_strokes, label_pieces
+from bengali_digit.preprocess import INK_LEVEL, MIN_INK_PIXELS, ink_map, normalize_digit, to_gray
 
 MAX_DIGITS = 12
 MAX_SPAN = 6  # atoms one digit may be made of

@@ -17,15 +17,9 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from bengali_digit.limits import STATUS_BY_CODE, PreprocessError
+from bengali_digit.noise import corners, piece_sizes
 from bengali_digit.payload import image_bytes, request_body
-from bengali_digit.preprocess import (
-    SIZE,
-    corners,
-    decode_image,
-    piece_sizes,
-    prepare,
-    prepare_bytes,
-)
+from bengali_digit.preprocess import SIZE, decode_image, prepare, prepare_bytes
 from gateway.api import check_image
 from synthetic.bad_inputs import digit_image, encoded
 from tests.conftest import needs_shared_data
