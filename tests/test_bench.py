@@ -60,8 +60,9 @@ def test_every_cell_answered_without_errors(smoke):
     for cell in cells:
         assert cell["requests"] > 0 and cell["error_count"] == 0, cell
         assert cell["p50_ms"] <= cell["p95_ms"] <= cell["p99_ms"] <= cell["max_ms"]
-        assert 0.0 <= cell["correct"] <= 1.0
-        assert cell["cpu_ms_per_request"]["frontend"] >= 0
+        assert cell["correct"] > 0.5  # the answers name the drawn digits (a sanity check of the bodies)
+        cpu = cell["cpu_ms_per_request"]
+        assert cpu["frontend"] > 0 and any(ms > 0 for name, ms in cpu.items() if name.startswith("worker"))
     assert sum(int(k) * n for k, n in results["direct"][0]["batch_sizes"].items()) >= results["direct"][0]["requests"]
     assert results["direct"][0]["torchserve_ms"]["requests"] > 0
 

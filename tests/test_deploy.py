@@ -261,8 +261,6 @@ def requirement_closure(names: list[str]) -> set[str]:
 
 
 def test_gateway_image_holds_every_module_the_gateway_imports():
-    if not (ROOT / "gateway" / "__init__.py").exists():
-        pytest.skip("gateway/ is not in this tree yet")
     gateway_files = sorted((ROOT / "gateway").rglob("*.py"))
     modules = imported_modules(gateway_files)
     local = {m.split(".")[0] for m in modules if (ROOT / m.split(".")[0]).is_dir()}
@@ -311,8 +309,6 @@ def test_torchserve_image_holds_every_module_the_worker_imports(model_store, tmp
 
 
 def test_gateway_metrics_are_the_ones_we_monitor():
-    if not (ROOT / "gateway" / "__init__.py").exists():
-        pytest.skip("gateway/ is not in this tree yet")
     source = "\n".join(p.read_text() for p in (ROOT / "gateway").rglob("*.py"))
     names = set(re.findall(r"(?:Counter|Histogram|Gauge|Summary)\(\s*\"([a-z_:]+)\"", source))
     # prometheus_client appends _total to counters only when it is missing: names are as written

@@ -271,36 +271,3 @@ def test_slow_torchserve_is_503(make_torchserve, tmp_path):
         assert requests.get(f"{gw.url}/readyz", timeout=10).json() == {"status": "not_ready", "reason": "read_timeout"}
         assert metric(gw, "gateway_upstream_errors_total", reason="read_timeout") >= 2
 
-
-GATEWAY_IMPORTS = """
-import json, sys
-from gateway import create_app
-app = create_app({"TORCHSERVE_URL": sys.argv[1], "CONNECT_TIMEOUT": 0.5})
-client = app.test_client()
-png = bytes.fromhex(sys.argv[2])
-statuses = [client.get("/").status_code,
-            client.post("/api/predict", data=png, content_type="image/png").status_code,
-            client.post("/api/number", data=png, content_type="image/png").status_code,
-            client.post("/api/predict", data=b"junk", content_type="image/png").status_code,
-            client.get("/metrics").status_code]
-print(json.dumps({"statuses": statuses, "loaded": sorted({m.split(".")[0] for m in sys.modules})}))
-"""
-
-
-def test_the_gateway_imports_neither_torch_nor_numpy():
-    """In a process of its own: the app built, its page served, a digit and a number forwarded (to a
-    TorchServe that is not there: 503), junk refused (415), metrics read; and never numpy or torch."""
-    import json
-    import subprocess
-    import sys
-
-    from bengali_digit.catalog import ROOT
-    from service.processes import free_port
-
-    r = subprocess.run([sys.executable, "-c", GATEWAY_IMPORTS, f"http://127.0.0.1:{free_port()}", PNG[3].hex()],
-                       cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr[-2000:]
-    out = json.loads(r.stdout.strip().splitlines()[-1])
-    assert out["statuses"] == [200, 503, 503, 415, 200]
-    assert "flask" in out["loaded"] and "PIL" in out["loaded"]
-    assert not {"numpy", "torch"} & set(out["loaded"])

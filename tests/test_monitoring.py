@@ -11,14 +11,13 @@ import pytest
 import requests
 import yaml
 
-from bengali_digit.catalog import MODEL_NAME, ROOT
+from bengali_digit.catalog import MODEL_NAME
 from service.processes import ServerProcess, free_port, spawn, wait_until
 from synthetic.digit_images import bengali_fonts, png_bytes, render_digit
 from synthetic.strokes import SCRIBBLES, draw
 from tests.deploy_files import DOCKER, dashboard_queries, metric_names
 
 PROMETHEUS_CONFIG = DOCKER / "prometheus" / "prometheus.yml"
-HAS_GATEWAY = (ROOT / "gateway" / "__init__.py").exists()
 # Series that exist only after a server-side failure, which these tests do not cause.
 ONLY_AFTER_FAILURES = {"Requests5XX", "gateway_upstream_errors_total"}
 
@@ -78,19 +77,11 @@ class Prometheus(ServerProcess):
 
 
 @pytest.fixture(scope="module")
-def gateway_or_none(request):
-    """The session's gateway when the gateway exists in this tree, else None (TorchServe alone)."""
-    return request.getfixturevalue("gateway") if HAS_GATEWAY else None
-
-
-@pytest.fixture(scope="module")
-def prometheus(torchserve, gateway_or_none, tmp_path_factory):
+def prometheus(torchserve, gateway, tmp_path_factory):
     if shutil.which("prometheus") is None:
         pytest.skip("the prometheus binary is missing: `sudo make system-deps` installs Debian's package")
     workdir = tmp_path_factory.mktemp("prometheus")
-    targets = {"torchserve": torchserve.metrics.removeprefix("http://")}
-    if gateway_or_none is not None:
-        targets["gateway"] = gateway_or_none.url.removeprefix("http://")
+    targets = {"torchserve": torchserve.metrics.removeprefix("http://"), "gateway": gateway.url.removeprefix("http://")}
     server = Prometheus(local_config(targets, workdir), workdir)
     try:
         with server:
@@ -101,15 +92,11 @@ def prometheus(torchserve, gateway_or_none, tmp_path_factory):
 
 
 def send_traffic(torchserve, gateway) -> None:
-    """Three answers, a "not sure" and one refusal, through the gateway when there is one."""
+    """Three answers and a "not sure" through the gateway, and one refusal straight to TorchServe."""
     font = bengali_fonts()[-1]
     scribble = png_bytes(draw(SCRIBBLES["star"], 14))
     for image in [*(png_bytes(render_digit(digit, font)) for digit in (1, 5, 8)), scribble]:
-        if gateway is not None:
-            r = requests.post(f"{gateway.url}/api/predict", data=image, headers={"Content-Type": "image/png"},
-                              timeout=30)
-        else:
-            r = requests.post(f"{torchserve.inference}/predictions/{MODEL_NAME}", data=image, timeout=30)
+        r = requests.post(f"{gateway.url}/api/predict", data=image, headers={"Content-Type": "image/png"}, timeout=30)
         assert r.status_code == 200, r.text
     # the gateway checks images itself, so a refusal counted by TorchServe has to go to TorchServe
     r = requests.post(f"{torchserve.inference}/predictions/{MODEL_NAME}", data=b"not an image", timeout=30)
@@ -125,8 +112,8 @@ def scraped_total(torchserve, name: str, **labels: str) -> float:
     return total
 
 
-def test_prometheus_scrapes_our_counters_from_torchserve(prometheus, torchserve, gateway_or_none):
-    send_traffic(torchserve, gateway_or_none)
+def test_prometheus_scrapes_our_counters_from_torchserve(prometheus, torchserve, gateway):
+    send_traffic(torchserve, gateway)
     # what TorchServe says now; Prometheus must catch up to at least that within a few scrapes
     want = {
         f'sum(DigitPredictions{{ModelName="{MODEL_NAME}"}})':
@@ -141,27 +128,22 @@ def test_prometheus_scrapes_our_counters_from_torchserve(prometheus, torchserve,
                alive=prometheus.alive)
     digits = {r["metric"]["Digit"] for r in prometheus.query("sum by (Digit) (DigitPredictions)")}
     assert digits and digits <= set("0123456789")
-    jobs = {"torchserve", "gateway"} if gateway_or_none is not None else {"torchserve"}
-    wait_until(lambda: prometheus.target_health() == dict.fromkeys(jobs, "up"), 15, "every target up",
+    wait_until(lambda: prometheus.target_health() == {"torchserve": "up", "gateway": "up"}, 15, "every target up",
                alive=prometheus.alive)
 
 
-def test_prometheus_scrapes_the_gateway(prometheus, torchserve, gateway_or_none):
-    if gateway_or_none is None:
-        pytest.skip("gateway/ is not in this tree yet: TorchServe's counters alone are checked")
+def test_prometheus_scrapes_the_gateway(prometheus, torchserve, gateway):
     answered = 'sum(gateway_requests_total{endpoint="/api/predict",status="200"})'
     before = prometheus.value(answered)
-    send_traffic(torchserve, gateway_or_none)
+    send_traffic(torchserve, gateway)
     wait_until(lambda: prometheus.value(answered) >= before + 3, 30, "gateway_requests_total in Prometheus",
                alive=prometheus.alive)
     assert prometheus.query("gateway_request_duration_seconds_bucket")
 
 
-def test_every_dashboard_query_runs_and_finds_data(prometheus, torchserve, gateway_or_none):
-    send_traffic(torchserve, gateway_or_none)
+def test_every_dashboard_query_runs_and_finds_data(prometheus, torchserve, gateway):
+    send_traffic(torchserve, gateway)
     wanted = set().union(*map(metric_names, dashboard_queries())) - ONLY_AFTER_FAILURES
-    if gateway_or_none is None:
-        wanted = {m for m in wanted if not m.startswith("gateway_")}
     wait_until(lambda: all(prometheus.query(f"count({m})") for m in wanted), 30, "every dashboard metric",
                alive=prometheus.alive)
     for expr in dashboard_queries():  # Grafana's variables, as Grafana would fill them in

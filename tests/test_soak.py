@@ -13,7 +13,6 @@ def test_short_soak(torchserve, gateway):
     report = soak(gateway.url, {"torchserve": torchserve.process.pid, "gateway": gateway.process.pid},
                   n=800, concurrency=16, warmup=200, parts=2, limit=120)
     print("\n" + summary(report))
-    assert passed(report), summary(report)
-    assert report["server_errors_5xx"] == 0
+    assert passed(report), summary(report)  # every request answered, no 5xx, nothing unexpected
     assert len(report["memory_before"]) >= 6  # launcher, frontend, 2 workers, gunicorn master and workers
     assert max(report["uss_growth_mib"].values()) < MEMORY_BOUND_MIB, report["uss_growth_mib"]
