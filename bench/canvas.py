@@ -16,6 +16,7 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageDraw
 
+from training import numbers
 from training.data import DEFAULT_DATA_DIR
 
 STROKES = DEFAULT_DATA_DIR / "canvas_val_strokes.json"
@@ -84,8 +85,6 @@ def number_pngs(count: int, digits: int) -> list[tuple[str, bytes]]:
     """`count` different handwritten numbers of `digits` digits, as (digit string, PNG): composed by
     training.numbers from the shared strokes, spaced, tight and touching in turn; without the strokes
     file, Bengali font digits side by side."""
-    from training import numbers
-
     if drawings():
         source = [(digit, strokes) for digit, _, strokes in drawings()]
         k, r = -(-count // len(numbers.REGIMES)), len(numbers.REGIMES)
