@@ -36,6 +36,18 @@ ANSWERED = ("done", "not-sure")  # either answer, for drawings whose verdict a t
 # No digit: a hatching of seven parallel slanting strokes, as people scribble to test a recognizer
 HATCHING = SCRIBBLES["hatching"]
 
+# What both modes show of an answer, read by the element ids each mode uses (JavaScript, evaluated
+# in the page): the value in Bengali and Latin digits, its confidence, and the "not sure" panel.
+READ_ANSWER = """
+            const el = (id) => document.getElementById(id);
+            const shown = (id, part) => el(id).hidden ? "" : document.querySelector(`#${id} ${part}`).textContent;
+            const answer = (bengali, latin, confidence, notSure) => ({
+                state: el("result").dataset.state, bengali: el(bengali).textContent,
+                latin: el(latin).textContent, confidence: el(confidence).textContent,
+                announce: el("announce").textContent,
+                not_sure: shown(notSure, "p"), guess: shown(notSure, ".guess"),
+            });"""
+
 
 @dataclass
 class Tab:
@@ -78,21 +90,14 @@ class Tab:
         """Wait for the page to show its answer (in `state`, or in one of them) for a drawing of
         `strokes` strokes, and read it."""
         self.wait(strokes, state)
-        return self.page.evaluate("""() => ({
-            state: document.getElementById("result").dataset.state,
-            bengali: document.getElementById("digit").textContent,
-            latin: document.getElementById("latin").textContent,
-            confidence: document.getElementById("confidence").textContent,
-            announce: document.getElementById("announce").textContent,
-            not_sure: document.getElementById("not-sure").hidden ? ""
-                : document.querySelector("#not-sure p").textContent,
-            guess: document.getElementById("not-sure").hidden ? ""
-                : document.querySelector("#not-sure .guess").textContent,
-            hint: document.getElementById("hint").hidden ? "" : document.getElementById("hint").textContent,
-            bars: [...document.querySelectorAll("#bars li")].map((li) => ({
-                label: li.querySelector(".label").textContent, pct: li.querySelector(".pct").textContent,
-                top: li.classList.contains("top"), visible: li.getBoundingClientRect().height > 0})),
-        })""")
+        return self.page.evaluate("""() => {""" + READ_ANSWER + """
+            return {...answer("digit", "latin", "confidence", "not-sure"),
+                hint: el("hint").hidden ? "" : el("hint").textContent,
+                bars: [...document.querySelectorAll("#bars li")].map((li) => ({
+                    label: li.querySelector(".label").textContent, pct: li.querySelector(".pct").textContent,
+                    top: li.classList.contains("top"), visible: li.getBoundingClientRect().height > 0})),
+            };
+        }""")
 
     def wait(self, strokes: int, state: str | tuple[str, ...]) -> None:
         states = (state,) if isinstance(state, str) else state
@@ -103,23 +108,16 @@ class Tab:
         """Wait for Number mode's answer to a drawing of `strokes` strokes, and read it with the
         boxes over the pad (in CSS pixels of the page)."""
         self.wait(strokes, state)
-        return self.page.evaluate("""() => ({
-            state: document.getElementById("result").dataset.state,
-            bengali: document.getElementById("number").textContent,
-            latin: document.getElementById("number-latin").textContent,
-            confidence: document.getElementById("number-confidence").textContent,
-            announce: document.getElementById("announce").textContent,
-            not_sure: document.getElementById("number-not-sure").hidden ? ""
-                : document.querySelector("#number-not-sure p").textContent,
-            guess: document.getElementById("number-not-sure").hidden ? ""
-                : document.querySelector("#number-not-sure .guess").textContent,
-            boxes: [...document.querySelectorAll("#boxes .box")].map((b) => {
-                const r = b.getBoundingClientRect();
-                const t = b.querySelector(".tag").getBoundingClientRect();
-                return {verdict: b.dataset.verdict, tag: b.querySelector(".tag").textContent,
-                        x0: r.left, y0: r.top, x1: r.right, y1: r.bottom, tag_visible: t.height > 0};
-            }),
-        })""")
+        return self.page.evaluate("""() => {""" + READ_ANSWER + """
+            return {...answer("number", "number-latin", "number-confidence", "number-not-sure"),
+                boxes: [...document.querySelectorAll("#boxes .box")].map((b) => {
+                    const r = b.getBoundingClientRect();
+                    const t = b.querySelector(".tag").getBoundingClientRect();
+                    return {verdict: b.dataset.verdict, tag: b.querySelector(".tag").textContent,
+                            x0: r.left, y0: r.top, x1: r.right, y1: r.bottom, tag_visible: t.height > 0};
+                }),
+            };
+        }""")
 
     def number_mode(self, by: str = "click") -> None:
         """Switch to Number mode with a click, a tap, or from the keyboard (Tab to the button, Enter)."""
