@@ -23,6 +23,9 @@ class NullMetrics:
     def get_metric(self, *args, **kwargs) -> NullMetric:
         return NullMetric()
 
+    def add_time(self, *args, **kwargs) -> None:  # BaseHandler.handle's HandlerTime
+        pass
+
 
 class Context:
     """The parts of TorchServe's Context that the handler touches, doing nothing with responses."""
@@ -44,6 +47,9 @@ class Context:
 
     def set_response_status(self, code: int, phrase: str, idx: int) -> None:
         pass
+
+    def get_request_header(self, idx: int, key: str) -> None:  # no "describe" or "explain" requests here
+        return None
 
 
 def images_per_second(bodies: list[tuple[int, bytes]], batch_sizes: list[int], seconds: float,

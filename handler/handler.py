@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,12 +31,19 @@ from bengali_digit.preprocess import decode_image, prepare
 logger = logging.getLogger(__name__)
 
 
+# a request between the handler's steps: its work so far and True, or the error JSON it gets and False
+Outcome = tuple[Any, bool]
+
+
 def sent_image(row: dict):
     """The decoded image of one request of a batch, in any accepted payload form."""
     return decode_image(image_bytes(request_body(row)))
 
 
 class BengaliDigitHandler(BaseHandler):
+    """BaseHandler's own handle() runs preprocess -> inference -> postprocess and sends HandlerTime;
+    between the steps each request is either its work so far or the error JSON it will get."""
+
     def initialize(self, context) -> None:
         properties = context.system_properties
         self.manifest = context.manifest
@@ -56,46 +65,42 @@ class BengaliDigitHandler(BaseHandler):
         logger.info("loaded %s with %d torch threads; temperature %.4g, %s score, not-sure below %.4g",
                     weights.name, threads, self.temperature, self.score_method, self.threshold)
 
-    def handle(self, data: list[dict], context) -> list[dict]:
-        self.context = context
+    def preprocess(self, data: list[dict]) -> list[Outcome]:
+        """Each request's image, decoded (and for a digit, prepared), or its error."""
+        t0 = time.perf_counter()
         for idx in range(len(data)):
-            context.set_response_content_type(idx, "application/json")
+            self.context.set_response_content_type(idx, "application/json")
             # lets operators (and the tests) see dynamic batching at work
-            context.set_response_header(idx, "X-Batch-Size", str(len(data)))
-        if self.task == "number":
-            return self.handle_numbers(data)
-        t0 = time.perf_counter()
-        images: list[np.ndarray] = []
-        slots: list[int] = []
-        outputs: list[dict | None] = [None] * len(data)
-        for idx, row in enumerate(data):
-            image, outputs[idx] = self.attempt(idx, lambda row=row: prepare(sent_image(row)))
-            if image is not None:
-                images.append(image)
-                slots.append(idx)
-        t1 = time.perf_counter()
-        if images:
-            probabilities, _, scores = self.classify(np.stack(images))
-            for idx, p, score in zip(slots, probabilities.tolist(), scores.tolist(), strict=True):
-                outputs[idx] = self.answer(p, score)
-        t2 = time.perf_counter()
-        self.record("PreprocessTime", (t1 - t0) * 1000, [self.model_name])
-        if images:
-            self.record("InferenceTime", (t2 - t1) * 1000, [self.model_name], MetricTypes.GAUGE)
-        return outputs
+            self.context.set_response_header(idx, "X-Batch-Size", str(len(data)))
+        step = sent_image if self.task == "number" else (lambda row: prepare(sent_image(row)))
+        outcomes = [self.attempt(idx, lambda row=row: step(row)) for idx, row in enumerate(data)]
+        self.record("PreprocessTime", (time.perf_counter() - t0) * 1000, [self.model_name], MetricTypes.GAUGE)
+        return outcomes
 
-    def handle_numbers(self, data: list[dict]) -> list[dict]:
-        """Each request is one number: its candidate digits go through the network together."""
+    def inference(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """A digit batch goes through the network at once; each number reads its own candidates."""
         t0 = time.perf_counter()
-        outputs = []
-        for idx, row in enumerate(data):
-            answer, error = self.attempt(idx, lambda row=row: read_number(sent_image(row), self.classify))
-            if answer is not None:
+        if self.task == "number":
+            outcomes = [self.attempt(idx, lambda image=image: read_number(image, self.classify)) if ok else (image, ok)
+                        for idx, (image, ok) in enumerate(outcomes)]
+        else:
+            slots = [idx for idx, (_, ok) in enumerate(outcomes) if ok]
+            if not slots:
+                return outcomes
+            probabilities, _, scores = self.classify(np.stack([outcomes[idx][0] for idx in slots]))
+            outcomes = list(outcomes)
+            for idx, p, score in zip(slots, probabilities.tolist(), scores.tolist(), strict=True):
+                outcomes[idx] = (self.answer(p, score), True)
+        self.record("InferenceTime", (time.perf_counter() - t0) * 1000, [self.model_name], MetricTypes.GAUGE)
+        return outcomes
+
+    def postprocess(self, outcomes: list[Outcome]) -> list[dict]:
+        """One JSON value per request, in order: TorchServe answers 503 for the batch otherwise."""
+        for answer, ok in outcomes:
+            if ok and self.task == "number":
                 self.record("NumberPredictions", 1, [self.model_name], MetricTypes.COUNTER)
                 self.record("NumberDigits", len(answer["digits"]), [self.model_name], MetricTypes.COUNTER)
-            outputs.append(answer if error is None else error)
-        self.record("HandlerTime", (time.perf_counter() - t0) * 1000, [self.model_name, "Model"])
-        return outputs
+        return [answer for answer, _ in outcomes]
 
     def classify(self, prepared: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Prepared images -> calibrated probabilities, is a digit, digit score (verdict.classify)."""
@@ -103,18 +108,18 @@ class BengaliDigitHandler(BaseHandler):
             logits = self.model(torch.from_numpy(prepared)[:, None])
             return verdict.classify(logits, self.temperature, self.score_method, self.threshold)
 
-    def attempt(self, idx: int, work) -> tuple[object, dict | None]:
-        """(work(), None), or (None, the 4xx/500 JSON that request `idx` gets instead): a bad or
+    def attempt(self, idx: int, work: Callable[[], Any]) -> Outcome:
+        """(work(), True), or (the 4xx/500 JSON that request `idx` gets instead, False): a bad or
         failing input fails that request alone, never its whole batch (503) or its worker."""
         try:
-            return work(), None
+            return work(), True
         except PreprocessError as err:
-            return None, self.refuse(idx, err)
+            return self.refuse(idx, err), False
         except Exception:
             logger.exception("unexpected error on request %d", idx)
             self.context.set_response_status(500, HTTPStatus(500).phrase, idx)
             self.record("RejectedInputs", 1, [self.model_name, "internal_error"], MetricTypes.COUNTER)
-            return None, {"error": "internal_error", "message": "the server failed on this input; it is logged"}
+            return {"error": "internal_error", "message": "the server failed on this input; it is logged"}, False
 
     def answer(self, probabilities: list[float], score: float) -> dict:
         out = verdict.answer(probabilities, score, self.threshold)
