@@ -15,6 +15,10 @@ from bengali_digit import DIGITS
 CANVAS = 280
 
 
+class MissingFont(RuntimeError):
+    """A font the inputs are rendered from is not installed (the tests skip on it, with this reason)."""
+
+
 @cache
 def bengali_fonts() -> list[Path]:
     """Font files that cover the Bengali digits, as fontconfig knows them."""
@@ -24,7 +28,7 @@ def bengali_fonts() -> list[Path]:
         out = ""
     fonts = sorted({Path(line.split(":")[0].strip()) for line in out.splitlines() if line.strip()})
     if not fonts:
-        raise RuntimeError("no Bengali font found: install Debian's fonts-beng (`make system-deps`)")
+        raise MissingFont("no Bengali font found: install Debian's fonts-beng (`sudo make system-deps`)")
     return fonts
 
 
@@ -49,7 +53,7 @@ def latin_font() -> Path:
     """A font with Latin letters (DejaVu Sans, on every Debian with fontconfig)."""
     out = subprocess.run(["fc-match", "-f", "%{file}", "DejaVu Sans:style=Book"], capture_output=True, text=True)
     if out.returncode or not out.stdout:
-        raise RuntimeError("no Latin font found: install fontconfig and fonts-dejavu-core")
+        raise MissingFont("no Latin font found: install Debian's fonts-dejavu-core (`sudo make system-deps`)")
     return Path(out.stdout)
 
 

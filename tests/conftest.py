@@ -15,6 +15,7 @@ from handler.archive import build_archive
 from service.gateway import Gateway
 from service.processes import free_port
 from service.torchserve import API_KEYS, TorchServe
+from synthetic.digit_images import MissingFont
 from training.data import DEFAULT_DATA_DIR
 
 SHARED_DATA = DEFAULT_DATA_DIR  # ../shared/data, or $BDR_DATA_DIR
@@ -29,6 +30,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.server)
+
+
+class Module(pytest.Module):
+    """A test module that renders its inputs from a font this host lacks is skipped, with the reason
+    (what to install), instead of failing to import."""
+
+    def _getobj(self):
+        try:
+            return super()._getobj()
+        except MissingFont as err:
+            pytest.skip(str(err), allow_module_level=True)
+
+
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    if module_path.name.startswith("test_"):
+        return Module.from_parent(parent, path=module_path)
+    return None
 
 
 def needs_shared_data(name: str) -> Path:
