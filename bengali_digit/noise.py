@@ -7,13 +7,11 @@ import numpy as np
 
 from bengali_digit.limits import PreprocessError
 
-# Random pixels are not a digit. A digit is a few strokes: the outline of its solid ink (>= NOISE_LEVEL)
-# is smooth, the largest MAX_PIECES pieces of that ink hold nearly all of it, and it has a few holes.
-# On the 73,267 digits and 2,000 canvas drawings of ../shared/data: outline corners at most 3.5 per
-# pixel (canvas drawings 0.22), the pieces held at least 87 % of the ink, at most 12 holes. Random
-# pixels: at least 1.4 corners per pixel, and from 64 px across the pieces hold at most 40 % of the ink
-# or (dense enough for the specks to join up) there are hundreds of holes. Noise in a picture of a
-# few dozen pixels is not told apart.
+# A digit is a few strokes: the outline of its solid ink (>= NOISE_LEVEL) is smooth, the largest
+# MAX_PIECES pieces of that ink hold nearly all of it, and it has a few holes. Random pixels fail all
+# three. The thresholds sit between what every digit and canvas drawing of ../shared/data reaches and
+# what noise reaches, with the margins measured in docs/reliability.md ("Decisions on the ambiguous
+# cases"). Noise in a picture of a few dozen pixels is not told apart.
 NOISE_LEVEL = 0.5
 SMOOTH = 0.75  # corners per pixel (of ink or background, whichever is fewer) below which ink is strokes
 MAX_LABEL_SIDE = 512  # pieces are counted on every k-th pixel of larger crops: i.i.d. noise stays noise

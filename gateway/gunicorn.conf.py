@@ -7,15 +7,16 @@ import shutil
 import tempfile
 
 # Threads, because a request mostly waits on TorchServe: 16 per process keep enough requests in
-# flight for TorchServe to fill its batches (4 held the gateway to 40-60 % of direct throughput, see
-# docs/benchmarks.md); two processes, so that one crashing worker never takes the page down.
+# flight for TorchServe to fill its batches (fewer starve them: docs/benchmarks.md, gateway sizes);
+# two processes, so that one crashing worker never takes the page down.
 worker_class = "gthread"
 workers = int(os.environ.get("GATEWAY_WORKERS", 2))
 threads = int(os.environ.get("GATEWAY_THREADS", 16))
 timeout = 30
 graceful_timeout = 5
 keepalive = 5
-# No access log by default: writing it was 7 % of the gateway's Python time under load, and
+# No access log by default: writing it is a share of the gateway's time under load (docs/benchmarks.md,
+# where the time goes), and
 # /metrics already counts requests by status and times them (GATEWAY_ACCESS_LOG=- to turn it on).
 accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
 errorlog = "-"
@@ -39,8 +40,8 @@ def on_starting(server):
 # gunicorn drains at most 64 KiB of a request body the app left unread (a body over the size limit
 # is refused unread; so is one sent with a wrong path, method or type) and past that closes the
 # connection, after a response that said keep-alive: the client's next request on it is dropped
-# (17 of 4,000 requests of a soak with many 7 MB uploads in it). Larger bodies, and bodies of unknown
-# length, get "Connection: close" with their answer instead. The drawing page's PNGs are a few KB.
+# (the soak found it: docs/reliability.md). Larger bodies, and bodies of unknown length, get
+# "Connection: close" with their answer instead. The drawing page's PNGs are far smaller.
 DRAIN_LIMIT = 64 * 1024
 
 

@@ -1,6 +1,6 @@
 """Train the digit network on NumtaDB a-d and ISI, validating on held-out splits and canvas drawings.
 
-    python -m training.train                       # the committed model (2 cores: 20-50 min with bf16, ~90 without)
+    python -m training.train                       # the committed model (how long: docs/model-card.md, Training)
     python -m training.train --holdout-source d    # cross-writer check: NumtaDB source d unseen
     python -m training.train --arch original       # the original project's network, as baseline
     python -m training.train --init weights/bengali_digit.pt --nondigits runs/nondigits.npz --ood extra \
