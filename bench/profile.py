@@ -6,34 +6,64 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
+import psutil
 import requests
 
-# First match wins, so the specific stages come before the code that calls them. A stack is the
-# raw format's "frame;frame;...", a frame "function (file:line)".
-WORKER_STAGES = (
-    ("PNG decode", ("decode_image (",)),
-    ("preprocess (crop, scale, centre)", ("prepare (", "to_gray (", "ink_map (", "normalize_digit (")),
-    ("forward", ("network.py", "torch/nn/")),
-    ("postprocess (softmax, answer)", ("BengaliDigitHandler.answer (", "BengaliDigitHandler.handle (")),
-    ("TorchServe protocol (read request, write answer)", ("otf_message_handler",)),
+from bengali_digit import network, preprocess
+from bengali_digit.catalog import ROOT
+from gateway import api, metrics, security
+from handler.handler import BengaliDigitHandler
+
+Stages = tuple[tuple[str, tuple[str, ...]], ...]  # (stage, markers): a sample is the first stage it has a marker of
+
+
+def called(*functions: Callable) -> tuple[str, ...]:
+    """The frames of these functions of ours as py-spy's raw format names them, "qualname (file:line)".
+    Taken from the functions themselves, so that a rename breaks this import, not the profile."""
+    return tuple(f"{fn.__qualname__} (" for fn in functions)
+
+
+def inside(*modules: ModuleType) -> tuple[str, ...]:
+    """Any frame in these modules of ours: their files as py-spy names them, relative to the folder on
+    sys.path that holds them (the repository, or in a worker the archive's root, which holds the package)."""
+    return tuple(Path(m.__file__).resolve().relative_to(ROOT).as_posix() for m in modules)
+
+
+# Specific stages come before the code that calls them. Our own code is named through the objects
+# above; other frames by the path of their package, as py-spy shortens it (torch/nn/, urllib3/, ...).
+# BengaliDigitHandler.handle is TorchServe's BaseHandler.handle unless the handler overrides it: the
+# name py-spy shows either way. The handler's own preprocess step (headers, timing) counts as
+# preprocessing; the rest of its steps (softmax, answers, metrics) as postprocessing.
+WORKER_STAGES: Stages = (
+    ("PNG decode", called(preprocess.decode_image)),
+    ("preprocess (crop, scale, centre)",
+     called(preprocess.prepare, preprocess.to_gray, preprocess.ink_map, preprocess.normalize_digit,
+            BengaliDigitHandler.preprocess)),
+    ("forward", (*inside(network), "torch/nn/")),
+    ("postprocess (softmax, answer)", called(BengaliDigitHandler.answer, BengaliDigitHandler.handle)),
+    ("TorchServe protocol (read request, write answer)", ("ts/protocol/otf_message_handler.py",)),
     ("TorchServe service + metrics", ("ts/service.py", "ts/metrics/", "ts/context.py")),
 )
-GATEWAY_STAGES = (
-    ("logging (gunicorn; the access log is off by default)", ("glogging.py", "logging/__init__.py")),
-    ("gateway metrics (prometheus_client)", ("prometheus_client/", "gateway/metrics.py")),
-    ("image header check (Pillow)", ("check_image (",)),
-    ("security headers", ("gateway/security.py",)),
+GATEWAY_STAGES: Stages = (
+    ("logging (gunicorn; the access log is off by default)", ("gunicorn/glogging.py", "logging/__init__.py")),
+    ("gateway metrics (prometheus_client)", ("prometheus_client/", *inside(metrics))),
+    ("image header check (Pillow)", called(api.check_image)),
+    ("security headers", inside(security)),
     ("call TorchServe (urllib3, http.client)", ("urllib3/", "http/client.py")),
     ("Flask + werkzeug (routing, request, JSON response)", ("flask/", "werkzeug/", "json/")),
     ("gunicorn (parse HTTP, write the response)", ("gunicorn/",)),
 )
 # Leaf frames where a thread blocks: py-spy cannot always tell that a thread in a syscall sleeps
 # (and --nonblocking makes it guess), so waits are recognised by where they happen. A TorchServe
-# worker blocks in the protocol's socket read until the frontend sends the next batch.
-WAITS = ("_retrieve_buffer (", "SocketIO.readinto (", "EpollSelector.select (", "do_poll (", "Queue.get (",
-         "_worker (concurrent/futures/thread.py", "Condition.wait (")
+# worker blocks in the protocol's socket read until the frontend sends the next batch. A nested
+# function's frame carries its enclosing function's name (urllib3's do_poll).
+WAITS = ("_retrieve_buffer (", "SocketIO.readinto (", "EpollSelector.select (",
+         "poll_wait_for_socket.<locals>.do_poll (", "Queue.get (", "_worker (concurrent/futures/thread.py",
+         "Condition.wait (")
 IDLE = "waiting (for the next request, or for TorchServe's answer)"
 COUNTERS = ("ts_inference_requests_total", "ts_inference_latency_microseconds", "ts_queue_latency_microseconds")
 
@@ -73,7 +103,27 @@ def start_pyspy(pid: int, seconds: float, out: Path, gil: bool = False, rate: in
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
-def stage_of(stack: str, table: tuple = WORKER_STAGES) -> str:
+def sampled(targets: list[psutil.Process], table: Stages, gil: bool, seconds: float, work: Path,
+            measure: Callable[[], dict]) -> tuple[dict, dict[str, float], list[str]]:
+    """Run `measure` (one cell) while py-spy samples each of `targets` for `seconds`; the cell, the
+    share of samples per stage of `table`, and whatever went wrong with py-spy (it needs ptrace)."""
+    files = [work / f"py-spy-{p.pid}.txt" for p in targets]
+    spies = [start_pyspy(p.pid, seconds, f, gil) for p, f in zip(targets, files, strict=True)]
+    cell = measure()
+    errors = []
+    for spy in spies:
+        try:
+            if spy.wait(timeout=seconds + 30) != 0:
+                errors.append(f"py-spy exited {spy.returncode}")
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait()
+            errors.append("py-spy did not finish")
+    return cell, stages(files, table, busy_only=gil), errors
+
+
+def stage_of(stack: str, table: Stages = WORKER_STAGES) -> str:
+    """A stack is the raw format's "frame;frame;...", a frame "function (file:line)"."""
     if stack.rsplit(";", 1)[-1].startswith(WAITS):
         return IDLE
     for stage, markers in table:
@@ -82,7 +132,7 @@ def stage_of(stack: str, table: tuple = WORKER_STAGES) -> str:
     return "other"
 
 
-def stages(raw_files: list[Path], table: tuple = WORKER_STAGES, busy_only: bool = False) -> dict[str, float]:
+def stages(raw_files: list[Path], table: Stages = WORKER_STAGES, busy_only: bool = False) -> dict[str, float]:
     """Share of samples (all processes together) per stage, largest first: of all samples (wall
     time, waits included), or with `busy_only` of those not waiting (where the CPU goes)."""
     counts: Counter = Counter()

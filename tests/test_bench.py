@@ -3,16 +3,24 @@ writes well-formed results. Correctness only: nothing here looks at how fast any
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
 import json
 import subprocess
 import sys
+import textwrap
+import warnings
 from pathlib import Path
+from types import CodeType
 
 import pytest
 
-from bench import report
+from bench import profile, report
 from bench.canvas import canvas_pngs, number_pngs
 from bengali_digit.catalog import ROOT
+
+OUR_PACKAGES = ("bengali_digit", "handler", "gateway", "service", "synthetic", "training", "bench")
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +45,82 @@ def test_number_pngs_are_four_digit_numbers():
     assert len({png for _, png in bodies}) == 6
     assert all(len(label) == 4 and label.isdigit() for label, _ in bodies)
     assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for _, png in bodies)
+
+
+def function_names(ours: bool) -> set[str]:
+    """The qualified names of the functions and methods of every module loaded now, nested functions
+    included: of our packages' modules only, or of all of them."""
+    names: set[str] = set()
+
+    def add(code: CodeType) -> None:
+        names.add(code.co_qualname)
+        for const in code.co_consts:
+            if isinstance(const, CodeType):
+                add(const)
+
+    with warnings.catch_warnings():  # some libraries warn when a deprecated attribute is looked at
+        warnings.simplefilter("ignore")
+        for module in list(sys.modules.values()):
+            file = getattr(module, "__file__", None) or ""
+            if ours and not (file.startswith(str(ROOT)) and Path(file).relative_to(ROOT).parts[0] in OUR_PACKAGES):
+                continue
+            for obj in list(vars(module).values()):
+                for f in list(vars(obj).values()) if inspect.isclass(obj) else [obj]:
+                    if inspect.isfunction(f):
+                        add(f.__code__)
+    return names
+
+
+def test_every_stage_marker_names_something_that_exists():
+    """A marker is a function's frame as py-spy names it, "qualname (" and maybe the start of its file,
+    or a file or folder on sys.path. (The TorchServe worker's protocol and urllib3, where two of the
+    waits are, are imported here: the bench itself never loads them.)"""
+    for module in ("ts.protocol.otf_message_handler", "urllib3.util.wait"):
+        importlib.import_module(module)
+    functions, places = function_names(ours=False), [ROOT, *(Path(p) for p in sys.path if p)]
+    markers = [m for _, ms in profile.WORKER_STAGES + profile.GATEWAY_STAGES for m in ms] + list(profile.WAITS)
+    for marker in markers:
+        name, called, file = marker.partition(" (")
+        if called:
+            assert name in functions, marker
+        if file or not called:
+            assert any((place / (file or name)).exists() for place in places), marker
+
+
+def test_our_code_is_named_by_its_objects_never_by_a_string():
+    """bench/profile.py names our functions and modules through the imported objects, so that a rename
+    breaks its import instead of silently moving samples to "other"."""
+    ours = function_names(ours=True)
+    for node in ast.walk(ast.parse((ROOT / "bench" / "profile.py").read_text())):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            assert not node.value.startswith(tuple(f"{p}/" for p in OUR_PACKAGES)), node.value
+            assert not (node.value.endswith(" (") and node.value.removesuffix(" (") in ours), node.value
+
+
+@pytest.mark.server
+def test_pyspy_names_our_frames_the_way_the_stages_expect(tmp_path):
+    """A real py-spy recording of our preprocessing falls into its stages (the raw format and the
+    names derived from the functions agree)."""
+    script = tmp_path / "work.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from bench.canvas import canvas_pngs
+        from bengali_digit.preprocess import decode_image, prepare
+        bodies = [png for _, png in canvas_pngs(4)]
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.5:
+            for png in bodies:
+                prepare(decode_image(png))
+    """))
+    raw = tmp_path / "raw.txt"
+    spy = subprocess.run([str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "200",
+                          "--output", str(raw), "--", sys.executable, str(script)],
+                         capture_output=True, text=True, timeout=120)
+    if spy.returncode != 0 or not raw.exists():
+        pytest.skip(f"py-spy cannot sample here: {spy.stderr[-300:]}")
+    shares = profile.stages([raw])
+    assert shares.get("PNG decode", 0) > 0.05 and shares.get("preprocess (crop, scale, centre)", 0) > 0.05, shares
 
 
 @pytest.mark.server
