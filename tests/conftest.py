@@ -1,5 +1,6 @@
 """Shared fixtures: a real TorchServe process on free loopback ports with a temporary model store,
-built once per test session from the committed weights and stopped by PID at the end.
+built once per test session from the committed weights and stopped by PID at the end; the gateway
+in front of it; Chromium with the app open on a desktop and on a phone (tests/drawing_page.py).
 
 Two tiers: a test that starts real processes (TorchServe, the gateway, a browser, a subprocess
 that serves) is marked `server`, either by using a fixture of SERVER_FIXTURES or by its module's
@@ -16,6 +17,7 @@ from service.gateway import Gateway
 from service.processes import free_port
 from service.torchserve import API_KEYS, TorchServe
 from synthetic.digit_images import MissingFont
+from tests.drawing_page import DESKTOP, PHONE, chromium, open_tab
 from training.data import DEFAULT_DATA_DIR
 
 SHARED_DATA = DEFAULT_DATA_DIR  # ../shared/data, or $BDR_DATA_DIR
@@ -126,3 +128,24 @@ def own_gateway(own_torchserve, tmp_path):
     with Gateway(tmp_path / "gateway", own_torchserve.inference) as server:
         server.wait_ready("/readyz")
         yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, one for each test module that drives the page (tests/drawing_page.py)."""
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def desktop(browser, gateway):
+    """The app on a 1280×800 screen with a mouse, in front of the session's gateway."""
+    with open_tab(browser, gateway.url, DESKTOP) as tab:
+        yield tab
+
+
+@pytest.fixture
+def phone(browser, gateway):
+    """The app on a 360×740 touch screen at three device pixels a CSS pixel."""
+    with open_tab(browser, gateway.url, PHONE) as tab:
+        yield tab

@@ -15,7 +15,8 @@ from bengali_digit.catalog import MODEL_NAME
 from service.processes import ServerProcess, free_port, spawn, wait_until
 from synthetic.digit_images import bengali_fonts, png_bytes, render_digit
 from synthetic.strokes import SCRIBBLES, draw
-from tests.deploy_files import DOCKER, dashboard_queries, metric_names
+from tests.deploy_files import DOCKER, alert_rules, dashboard_queries, metric_names
+from tests.metrics_page import MetricsPage
 
 PROMETHEUS_CONFIG = DOCKER / "prometheus" / "prometheus.yml"
 # Series that exist only after a server-side failure, which these tests do not cause.
@@ -103,25 +104,16 @@ def send_traffic(torchserve, gateway) -> None:
     assert r.status_code == 415, r.text
 
 
-def scraped_total(torchserve, name: str, **labels: str) -> float:
-    """The sum of a counter's samples on TorchServe's /metrics right now."""
-    total = 0.0
-    for line in requests.get(f"{torchserve.metrics}/metrics", timeout=5).text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def test_prometheus_scrapes_our_counters_from_torchserve(prometheus, torchserve, gateway):
     send_traffic(torchserve, gateway)
     # what TorchServe says now; Prometheus must catch up to at least that within a few scrapes
+    page = MetricsPage(torchserve.metrics)
     want = {
-        f'sum(DigitPredictions{{ModelName="{MODEL_NAME}"}})':
-            scraped_total(torchserve, "DigitPredictions", ModelName=MODEL_NAME),
+        f'sum(DigitPredictions{{ModelName="{MODEL_NAME}"}})': page.total("DigitPredictions", ModelName=MODEL_NAME),
         f'sum(RejectedInputs{{ModelName="{MODEL_NAME}",Reason="not_an_image"}})':
-            scraped_total(torchserve, "RejectedInputs", ModelName=MODEL_NAME, Reason="not_an_image"),
+            page.total("RejectedInputs", ModelName=MODEL_NAME, Reason="not_an_image"),
         f'sum(ts_inference_requests_total{{model_name="{MODEL_NAME}"}})':
-            scraped_total(torchserve, "ts_inference_requests_total", model_name=MODEL_NAME),
+            page.total("ts_inference_requests_total", model_name=MODEL_NAME),
     }
     assert all(v >= 1 for v in want.values()), want
     wait_until(lambda: all(prometheus.value(q) >= v for q, v in want.items()), 30, "our counters in Prometheus",
@@ -153,7 +145,6 @@ def test_every_dashboard_query_runs_and_finds_data(prometheus, torchserve, gatew
 def test_alert_rules_load(prometheus):
     groups = requests.get(f"{prometheus.url}/api/v1/rules", timeout=5).json()["data"]["groups"]
     rules = {rule["name"]: rule["health"] for group in groups for rule in group["rules"]}
-    expected = yaml.safe_load((DOCKER / "prometheus" / "alerts.yml").read_text())["groups"][0]["rules"]
-    assert set(rules) == {rule["alert"] for rule in expected}
+    assert set(rules) == {rule["alert"] for rule in alert_rules()}
     # every rule evaluated without error (health turns from "unknown" to "ok" at its first evaluation)
     wait_until(lambda: set(prometheus.rule_health()) == {"ok"}, 15, "alert rules evaluated", alive=prometheus.alive)

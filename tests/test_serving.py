@@ -12,12 +12,13 @@ import pytest
 import requests
 from PIL import ImageOps
 
-from bengali_digit.catalog import MODEL_NAME, NUMBER_MODEL_NAME
+from bengali_digit.catalog import MODEL_NAME, MODEL_VERSION, NUMBER_MODEL_NAME
 from service.processes import free_port, wait_until
 from service.torchserve import API_KEYS, TorchServe
 from synthetic.digit_images import bengali_fonts, png_bytes, render_digit
 from synthetic.strokes import SCRIBBLES, draw
-from tests.answers import assert_same_answer, check_body
+from tests.answers import assert_same_answer, check_body, check_error
+from tests.metrics_page import MetricsPage
 
 FONT = bengali_fonts()[-1]
 
@@ -34,13 +35,6 @@ def check_answer(r: requests.Response, digit: int | None = None) -> dict:
     if digit is not None:
         assert (body["verdict"], body["digit"]) == ("digit", digit), body
     return body
-
-
-def check_error(r: requests.Response, status: int, code: str) -> None:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert body["error"] == code and body["message"]
-    assert "Traceback" not in r.text and "File \"" not in r.text
 
 
 def test_png_jpeg_dataurl_json_and_multipart_both_polarities(torchserve):
@@ -133,34 +127,21 @@ def test_scale_workers_through_the_management_api(torchserve):
                      timeout=120)
 
 
-def metric_total(text: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def test_metrics_carry_torchserve_and_our_counters_and_grow(torchserve):
-    def scrape() -> str:
-        r = requests.get(f"{torchserve.metrics}/metrics", timeout=5)
-        assert r.status_code == 200
-        return r.text
-
     check_answer(predict(torchserve, data=png_bytes(render_digit(5, FONT))))
-    before = scrape()
+    before = MetricsPage(torchserve.metrics)
     for _ in range(3):
         predict(torchserve, data=png_bytes(render_digit(5, FONT)))
         predict(torchserve, data=b"not an image")
-    after = scrape()
+    after = MetricsPage(torchserve.metrics)
     requests_total = {"model_name": MODEL_NAME}
-    assert (metric_total(after, "ts_inference_requests_total", **requests_total)
-            >= metric_total(before, "ts_inference_requests_total", **requests_total) + 6)
+    assert (after.total("ts_inference_requests_total", **requests_total)
+            >= before.total("ts_inference_requests_total", **requests_total) + 6)
     for name, labels in (("DigitPredictions", {}), ("RejectedInputs", {"Reason": "not_an_image"})):
-        ours = {"ModelName": MODEL_NAME, **labels}
-        assert metric_total(after, name, **ours) >= metric_total(before, name, **ours) + 3
+        ours = {"ModelName": MODEL_NAME, "ModelVersion": MODEL_VERSION, **labels}  # counted per release
+        assert after.total(name, **ours) >= before.total(name, **ours) + 3
     for gauge in ("PreprocessTime", "InferenceTime", "ts_queue_latency_microseconds"):
-        assert f"\n{gauge}{{" in after, gauge
+        assert after.samples(gauge), gauge
 
 
 @pytest.mark.parametrize("name", ["hatching", "star"])
@@ -168,7 +149,7 @@ def test_a_scribble_is_answered_not_a_digit_and_counted(torchserve, name):
     """HTTP 200, verdict not_a_digit, no digit, the best guess and its calibrated confidence; counted in
     NotADigit, not in DigitPredictions."""
     def scrape(metric: str) -> float:
-        return metric_total(requests.get(f"{torchserve.metrics}/metrics", timeout=5).text, metric, ModelName=MODEL_NAME)
+        return MetricsPage(torchserve.metrics).total(metric, ModelName=MODEL_NAME)
 
     before = scrape("NotADigit"), scrape("DigitPredictions")
     body = check_answer(predict(torchserve, data=png_bytes(draw(SCRIBBLES[name], 14))))
