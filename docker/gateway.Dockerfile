@@ -20,6 +20,10 @@ COPY --from=venv /opt/venv /opt/venv
 WORKDIR /app
 COPY bengali_digit/ bengali_digit/
 COPY gateway/ gateway/
+COPY feedback/ feedback/
+# Corrections: a SQLite file and its salt in /app/data (mount a volume there to keep them) unless
+# BDR_DATABASE_URL names a PostgreSQL server; give several replicas one BDR_FEEDBACK_SALT.
+RUN mkdir /app/data && chown 1000:1000 /app/data
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 BDR_TORCHSERVE_URL=http://torchserve:8080
 USER 1000:1000
 EXPOSE 8000

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from flask import Flask, Request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bengali_digit import catalog
 from bengali_digit.limits import MAX_IMAGE_BYTES
@@ -29,12 +30,21 @@ DEFAULTS: dict[str, Any] = {
     # A data URL carries the handler's 4 MiB image limit as base64 (4/3 larger) plus a little JSON;
     # anything longer is refused with 413 before it is read, let alone forwarded.
     "MAX_CONTENT_LENGTH": MAX_IMAGE_BYTES * 4 // 3 + 4096,
+    # Corrections (POST /api/feedback, gateway/feedback.py). The data folder holds the SQLite file
+    # and the generated salt; FEEDBACK_SALT set (the same on every host) makes the file unneeded.
+    "DATABASE_URL": None,  # SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/db; None: SQLite in FEEDBACK_DIR
+    "FEEDBACK_DIR": None,  # None: data/ in the repository
+    "FEEDBACK_SALT": None,  # HMAC key of the client hashes; None: made once and kept in FEEDBACK_DIR
+    "FEEDBACK_RATE_LIMIT": 60,  # corrections a client may send a minute, counted per worker process; 0: no limit
+    # Proxies in front that append the client to X-Forwarded-For (an Ingress: 1). 0 trusts none: the
+    # client is the peer, and a client could otherwise name any address and dodge the rate limit.
+    "PROXY_HOPS": 0,
 }
 
 
 class InMemoryRequest(Request):
     """Multipart uploads stay in memory (bounded by MAX_CONTENT_LENGTH): werkzeug would spool any
-    upload over 500 kB to a temp file, and the gateway writes nothing to disk."""
+    upload over 500 kB to a temp file, and the gateway writes nothing to disk but corrections."""
 
     def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
                          filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
@@ -51,10 +61,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config is not None:
         app.config.from_mapping(config)
 
-    from gateway import api, errors, health, metrics, pages, security, upstream
+    from gateway import api, errors, feedback, health, metrics, pages, security, upstream
+
+    if app.config["PROXY_HOPS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_HOPS"]))
 
     metrics.init_app(app)  # first, so that its hooks time everything the others do
     upstream.init_app(app)
+    feedback.init_app(app)
     for module in (errors, security, pages, api, health):
         app.register_blueprint(module.bp)
     return app

@@ -24,7 +24,8 @@ wsgi_app = "gateway:create_app()"
 # We stop gunicorn by its PID; its control socket would sit at one path in $HOME shared by every
 # instance (`make serve`, each test's), so leave it off.
 control_socket_disable = True
-# Heartbeat files and metrics in memory where the host has it: the gateway writes nothing to disk.
+# Heartbeat files and metrics in memory where the host has it: the gateway writes nothing to disk
+# but corrections (into their database).
 SHM = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 worker_tmp_dir = SHM
 
@@ -35,6 +36,24 @@ def on_starting(server):
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         server.metrics_dir = tempfile.mkdtemp(prefix="gateway-metrics-", dir=SHM)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = server.metrics_dir
+    migrate_feedback(server)
+
+
+def migrate_feedback(server):
+    """The corrections' schema brought up to date once, here in the master before any worker
+    exists, so that workers never race to migrate. A database that is down is no reason not to
+    serve predictions: say so and go on; /api/feedback answers 503 until it is migrated (this
+    hook at the next start, or `python -m feedback.migrate`)."""
+    from feedback import settings
+    from feedback.migrate import shown, upgrade
+
+    url = settings.database_url(os.environ.get("BDR_DATABASE_URL"),
+                                settings.data_dir(os.environ.get("BDR_FEEDBACK_DIR")))
+    try:
+        upgrade(url)
+    except Exception as err:  # any failure of any database driver: the gateway starts regardless
+        server.log.warning("corrections database %s not migrated, /api/feedback will answer 503: %s",
+                           shown(url), str(err).splitlines()[0] if str(err) else type(err).__name__)
 
 
 # gunicorn drains at most 64 KiB of a request body the app left unread (a body over the size limit

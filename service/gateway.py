@@ -20,6 +20,9 @@ class Gateway(ServerProcess):
     torchserve_url: str
     port: int = field(default_factory=free_port)
     settings: dict[str, str] = field(default_factory=dict)  # BDR_* or GATEWAY_* environment variables
+    # Where corrections are kept (BDR_FEEDBACK_DIR): `make serve` names data/; a test's gateway
+    # keeps them in its own folder, never in the developer's.
+    feedback_dir: Path | None = None
     process: subprocess.Popen | None = None
 
     @property
@@ -35,7 +38,8 @@ class Gateway(ServerProcess):
         self.process = spawn(
             [str(gunicorn), "-c", str(ROOT / "gateway" / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{self.port}",
              "gateway:create_app()"],
-            self.log, env={"BDR_TORCHSERVE_URL": self.torchserve_url, **self.settings},
+            self.log, env={"BDR_TORCHSERVE_URL": self.torchserve_url,
+                           "BDR_FEEDBACK_DIR": str(self.feedback_dir or self.workdir / "feedback"), **self.settings},
             cwd=ROOT,
         )
         return self

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from bengali_digit.catalog import MODEL_NAME
-from bengali_digit.limits import STATUS_BY_CODE
+from bengali_digit.limits import FEEDBACK_STATUS_BY_CODE, STATUS_BY_CODE
 from service.gateway import Gateway
 from service.processes import wait_until
 from service.torchserve import TorchServe
@@ -64,8 +64,9 @@ def check_still_serving(url: str) -> None:
 
 def test_the_corpus_has_every_kind_of_refusal():
     """Every refusal code a single digit can earn is owed to some case, both at TorchServe and at the
-    gateway (too_many_digits belongs to numbers: tests/test_number.py), and the names are unique."""
-    digit_codes = set(STATUS_BY_CODE) - {"too_many_digits"}
+    gateway (too_many_digits belongs to numbers: tests/test_number.py; corrections' own codes to
+    tests/test_feedback.py), and the names are unique."""
+    digit_codes = set(STATUS_BY_CODE) - {"too_many_digits"} - set(FEEDBACK_STATUS_BY_CODE)
     assert digit_codes <= {c.torchserve[1] for c in CASES}
     assert digit_codes <= {c.gateway[1] for c in CASES}
     assert len({c.name for c in CASES}) == len(CASES)
