@@ -7,7 +7,7 @@ WEIGHTS := weights/bengali_digit.pt
 MARS := model_store/bengali_digit.mar model_store/bengali_number.mar
 GATEWAY_PORT ?= 8000
 
-.PHONY: help serve stop test test-fast archive train train-deps evaluate evaluate-numbers lint system-deps clean bench soak
+.PHONY: retrain feedback-export release promote help serve stop test test-fast archive train train-deps evaluate evaluate-numbers lint system-deps clean bench soak
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,10 +32,11 @@ serve: $(MARS)  ## start TorchServe and the gateway on 127.0.0.1, wait until rea
 stop:  ## stop what `make serve` started (by PID)
 	$(PY) -m service.stack stop
 
-system-deps:  ## Debian packages the browser, font and monitoring tests need (installs as root; otherwise says what is missing)
-	@if ! command -v chromium >/dev/null || ! fc-list | grep -qi bengali || ! fc-list | grep -qi 'DejaVu Sans' || ! command -v prometheus >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-beng fonts-dejavu-core fontconfig prometheus; \
-	  else echo "missing chromium, fonts-beng or prometheus (run 'sudo make system-deps'): the tests that need them skip"; fi; fi
+system-deps:  ## Debian packages the browser, font, monitoring and PostgreSQL tests need (installs as root; otherwise says what is missing)
+	@if ! command -v chromium >/dev/null || ! fc-list | grep -qi bengali || ! fc-list | grep -qi 'DejaVu Sans' || ! command -v prometheus >/dev/null \
+	  || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-beng fonts-dejavu-core fontconfig prometheus postgresql; \
+	  else echo "missing chromium, fonts-beng, prometheus or postgresql (run 'sudo make system-deps'): the tests that need them skip"; fi; fi
 
 test: $(VENV)/.dev system-deps  ## run both tiers: in-process, then real TorchServe, gateway, HTTP and browser
 	$(PY) -m pytest -q
@@ -72,5 +73,22 @@ evaluate: $(VENV)/.runtime  ## the served answers on a set: make evaluate DATA=f
 evaluate-numbers: $(VENV)/.runtime  ## whole-number accuracy per regime and length on numbers composed from canvas_val strokes [OUT=file.json]
 	$(PY) -m training.evaluate_numbers --strokes $(DATA_DIR)/canvas_val_strokes.json $(if $(OUT),--out $(OUT))
 
-clean:  ## remove build outputs (not the venv, not the weights)
+release: $(VENV)/.runtime  ## archive WEIGHTS (default: the committed) as VERSION=x.y of both models; registered beside the running one
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y [WEIGHTS=path]"; exit 2; }
+	$(PY) -m service.releases release $(VERSION) --weights $(WEIGHTS)
+
+promote: $(VENV)/.runtime  ## make VERSION=x.y the default of both models, without a restart (the previous version: rollback)
+	@test -n "$(VERSION)" || { echo "usage: make promote VERSION=x.y"; exit 2; }
+	$(PY) -m service.releases promote $(VERSION)
+
+feedback-export: $(VENV)/.runtime  ## the corrections people sent, all but rejected ones, as a set for `make evaluate DATA=`: make feedback-export OUT=file.npz
+	@test -n "$(OUT)" || { echo "usage: make feedback-export OUT=file.npz"; exit 2; }
+	$(PY) -m feedback.export $(OUT)
+
+retrain: $(VENV)/.runtime  ## fine-tune on the training data plus corrections; new weights only if the gate passes: make retrain FEEDBACK=file.npz [OUT=weights.pt]
+	@test -n "$(FEEDBACK)" || { echo "usage: make retrain FEEDBACK=file.npz [OUT=weights.pt] (make feedback-export OUT=file.npz writes one)"; exit 2; }
+	test -f runs/nondigits.npz || $(PY) -m training.nondigits --data $(DATA_DIR) --out runs/nondigits.npz
+	$(PY) -m training.retrain --data $(DATA_DIR) --feedback $(FEEDBACK) --nondigits runs/nondigits.npz $(if $(OUT),--out $(OUT))
+
+clean:  ## remove build outputs (not the venv, the weights, or data/: corrections and releases)
 	rm -rf model_store build .run runs/latest

@@ -13,9 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]  # the repository (inside an archive:
 
 MODEL_NAME = "bengali_digit"  # POST /predictions/bengali_digit: one digit
 NUMBER_MODEL_NAME = "bengali_number"  # POST /predictions/bengali_number: a whole number
-MODEL_VERSION = "1.0"
+MODEL_VERSION = "1.0"  # the committed weights; later releases (service/releases.py) count up from it
 WEIGHTS = ROOT / "weights" / "bengali_digit.pt"  # the committed weights both archives are built from
 MODEL_CONFIG = ROOT / "handler" / "model-config.yaml"  # the handler's own settings, shipped in each archive
+
+# What the service keeps across `make stop`, `make serve` and `make clean`: users' corrections and
+# model releases. Never committed.
+SERVICE_DATA = ROOT / "data"
 
 # Held out of training, in every run and every report: a fixed share of each collection, chosen by
 # a seeded permutation (training.data.split). canvas_val.npz's rows (redrawn from these

@@ -23,18 +23,18 @@ RAW_TYPES = ("", "application/octet-stream", "application/x-www-form-urlencoded"
 @bp.post("/predict")
 def predict():
     """One picture of a digit -> TorchServe's answer, unchanged: {"verdict", "digit", "bengali",
-    "best_guess", "confidence", "probabilities"}, or its 4xx JSON."""
+    "best_guess", "confidence", "probabilities", "model_version"}, or its 4xx JSON."""
     answer = forward("digit")
     if answer.status == 200:
-        metrics().verdicts.labels(str(answer.body.get("verdict"))).inc()
+        metrics().verdicts.labels(str(answer.body.get("verdict")), str(answer.body.get("model_version"))).inc()
     return jsonify(answer.body), answer.status
 
 
 @bp.post("/number")
 def number():
     """One picture of a number -> TorchServe's answer, unchanged: {"number", "bengali",
-    "confidence", "digits": [{"verdict", "digit", "bengali", "best_guess", "confidence", "box"}, ...]},
-    or its 4xx JSON."""
+    "confidence", "digits": [{"verdict", "digit", "bengali", "best_guess", "confidence", "box"}, ...],
+    "model_version"}, or its 4xx JSON."""
     answer = forward("number")
     return jsonify(answer.body), answer.status
 
@@ -58,13 +58,7 @@ def read_image(req: Request) -> bytes:
     Reading the body enforces MAX_CONTENT_LENGTH (413) before anything is decoded."""
     mimetype = req.mimetype
     if mimetype == "application/json":
-        try:
-            body = req.get_json(silent=True)
-        except RecursionError:  # nested deeper than the parser goes; silent=True catches ValueError only
-            body = None
-        if body is None:
-            raise PreprocessError("bad_request", "body is not valid JSON")
-        return image_bytes(body)
+        return image_bytes(json_body(req))
     if mimetype == "multipart/form-data":
         upload = next(iter(req.files.values()), None)
         if upload is None:
@@ -80,6 +74,17 @@ def read_image(req: Request) -> bytes:
     raise PreprocessError("unsupported_media_type",
                           f"content type {mimetype!r} is not accepted: send image bytes, JSON "
                           '{"image": "<data URL>"}, a data URL as text, or a multipart file')
+
+
+def json_body(req: Request) -> object:
+    """The parsed JSON body; PreprocessError when it does not parse."""
+    try:
+        body = req.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes; silent=True catches ValueError only
+        body = None
+    if body is None:
+        raise PreprocessError("bad_request", "body is not valid JSON")
+    return body
 
 
 def check_image(data: bytes) -> None:

@@ -42,8 +42,9 @@ def init_app(app: Flask) -> None:
                            ["endpoint"], buckets=BUCKETS, registry=registry),
         upstream_errors=Counter("gateway_upstream_errors_total", "Failed calls to TorchServe by reason",
                                 ["reason"], registry=registry),
-        verdicts=Counter("gateway_verdicts_total", "Answered predictions by verdict (digit, not_a_digit)",
-                         ["verdict"], registry=registry),
+        verdicts=Counter("gateway_verdicts_total",
+                         "Answered predictions by verdict (digit, not_a_digit) and the model version that answered",
+                         ["verdict", "model_version"], registry=registry),
     )
     app.register_blueprint(bp)
 

@@ -24,8 +24,13 @@ from bengali_digit.catalog import MODEL_CONFIG, MODEL_NAME, MODEL_VERSION, NUMBE
 TASKS = {MODEL_NAME: "digit", NUMBER_MODEL_NAME: "number"}  # model name -> handler task
 
 
-def build_archive(export_path: Path, weights: Path = WEIGHTS) -> list[Path]:
-    """Both archives into `export_path`; returns their paths."""
+def mar_name(name: str, version: str = MODEL_VERSION) -> str:
+    """The committed version is `bengali_digit.mar`; a release is `bengali_digit-1.1.mar`."""
+    return f"{name}.mar" if version == MODEL_VERSION else f"{name}-{version}.mar"
+
+
+def build_archive(export_path: Path, weights: Path = WEIGHTS, version: str = MODEL_VERSION) -> list[Path]:
+    """Both archives of `weights` as `version` into `export_path`; returns their paths."""
     export_path.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load(MODEL_CONFIG.read_text())
     out = []
@@ -38,15 +43,16 @@ def build_archive(export_path: Path, weights: Path = WEIGHTS) -> list[Path]:
             model_config.write_text(yaml.safe_dump({**config, "handler": {**config["handler"], "task": task}}))
             subprocess.run(
                 [str(Path(sys.executable).parent / "torch-model-archiver"),
-                 "--model-name", name, "--version", MODEL_VERSION,
+                 "--model-name", name, "--version", version,
                  "--serialized-file", str(weights),
                  "--handler", str(ROOT / "handler" / "handler.py"),
                  "--extra-files", str(Path(staging) / "package"),
                  "--config-file", str(model_config),
-                 "--export-path", str(export_path), "--force"],
+                 "--export-path", staging, "--force"],
                 check=True,
             )
-        out.append(export_path / f"{name}.mar")
+            # the archiver names the file after the model; versions of one model need their own names
+            out.append(Path(shutil.move(Path(staging) / f"{name}.mar", export_path / mar_name(name, version))))
     return out
 
 

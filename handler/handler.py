@@ -61,6 +61,9 @@ class BengaliDigitHandler(BaseHandler):
         self.task = config.get("task", "digit")
         self.threshold = verdict.threshold(config, in_numbers=self.task == "number")
         self.model_name = context.model_name
+        # every answer names the release it came from (the archive's --version), so that a
+        # correction, a metric or a bug report can be traced to the weights that gave it
+        self.version = str(self.manifest["model"].get("modelVersion", ""))
         self.initialized = True
         logger.info("loaded %s with %d torch threads; temperature %.4g, %s score, not-sure below %.4g",
                     weights.name, threads, self.temperature, self.score_method, self.threshold)
@@ -74,7 +77,7 @@ class BengaliDigitHandler(BaseHandler):
             self.context.set_response_header(idx, "X-Batch-Size", str(len(data)))
         step = sent_image if self.task == "number" else (lambda row: prepare(sent_image(row)))
         outcomes = [self.attempt(idx, lambda row=row: step(row)) for idx, row in enumerate(data)]
-        self.record("PreprocessTime", (time.perf_counter() - t0) * 1000, [self.model_name], MetricTypes.GAUGE)
+        self.record("PreprocessTime", (time.perf_counter() - t0) * 1000, self.dims(), MetricTypes.GAUGE)
         return outcomes
 
     def inference(self, outcomes: list[Outcome]) -> list[Outcome]:
@@ -91,15 +94,17 @@ class BengaliDigitHandler(BaseHandler):
             outcomes = list(outcomes)
             for idx, p, score in zip(slots, probabilities.tolist(), scores.tolist(), strict=True):
                 outcomes[idx] = (self.answer(p, score), True)
-        self.record("InferenceTime", (time.perf_counter() - t0) * 1000, [self.model_name], MetricTypes.GAUGE)
+        self.record("InferenceTime", (time.perf_counter() - t0) * 1000, self.dims(), MetricTypes.GAUGE)
         return outcomes
 
     def postprocess(self, outcomes: list[Outcome]) -> list[dict]:
         """One JSON value per request, in order: TorchServe answers 503 for the batch otherwise."""
         for answer, ok in outcomes:
+            if ok:
+                answer["model_version"] = self.version
             if ok and self.task == "number":
-                self.record("NumberPredictions", 1, [self.model_name], MetricTypes.COUNTER)
-                self.record("NumberDigits", len(answer["digits"]), [self.model_name], MetricTypes.COUNTER)
+                self.record("NumberPredictions", 1, self.dims(), MetricTypes.COUNTER)
+                self.record("NumberDigits", len(answer["digits"]), self.dims(), MetricTypes.COUNTER)
         return [answer for answer, _ in outcomes]
 
     def classify(self, prepared: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -118,15 +123,15 @@ class BengaliDigitHandler(BaseHandler):
         except Exception:
             logger.exception("unexpected error on request %d", idx)
             self.context.set_response_status(500, HTTPStatus(500).phrase, idx)
-            self.record("RejectedInputs", 1, [self.model_name, "internal_error"], MetricTypes.COUNTER)
+            self.record("RejectedInputs", 1, self.dims("internal_error"), MetricTypes.COUNTER)
             return {"error": "internal_error", "message": "the server failed on this input; it is logged"}, False
 
     def answer(self, probabilities: list[float], score: float) -> dict:
         out = verdict.answer(probabilities, score, self.threshold)
         if out["verdict"] == "digit":
-            self.record("DigitPredictions", 1, [self.model_name, str(out["digit"])], MetricTypes.COUNTER)
+            self.record("DigitPredictions", 1, self.dims(str(out["digit"])), MetricTypes.COUNTER)
         else:
-            self.record("NotADigit", 1, [self.model_name], MetricTypes.COUNTER)
+            self.record("NotADigit", 1, self.dims(), MetricTypes.COUNTER)
         return out
 
     def refuse(self, idx: int, err: PreprocessError) -> dict:
@@ -134,8 +139,12 @@ class BengaliDigitHandler(BaseHandler):
         # by its length in characters but sends it as UTF-8, so a non-ASCII phrase ("image is 1×10000")
         # desynchronises the worker's socket and the frontend kills the worker. The message is in the body.
         self.context.set_response_status(err.status, HTTPStatus(err.status).phrase, idx)
-        self.record("RejectedInputs", 1, [self.model_name, err.code], MetricTypes.COUNTER)
+        self.record("RejectedInputs", 1, self.dims(err.code), MetricTypes.COUNTER)
         return {"error": err.code, "message": err.message}
+
+    def dims(self, *extra: str) -> list[str]:
+        """Model name and version, then a counter's own dimensions (metrics.yaml)."""
+        return [self.model_name, self.version, *extra]
 
     def record(self, name: str, value: float, dims: list[str], kind: MetricTypes = MetricTypes.GAUGE) -> None:
         """Update one of the metrics declared in metrics.yaml; metrics never fail a request."""

@@ -13,8 +13,12 @@ import sys
 import time
 from pathlib import Path
 
+import requests
+
+from feedback import settings as feedback_settings
 from service.gateway import Gateway
 from service.processes import stop_group
+from service.releases import ReleaseError, deploy_to
 from service.torchserve import ROOT, TorchServe
 
 RUN_DIR = ROOT / ".run"
@@ -45,10 +49,17 @@ def start(gateway_port: int) -> None:
     except (TimeoutError, RuntimeError) as err:
         stop()
         sys.exit(f"TorchServe did not come up ({err}); see {ts.log}")
+    try:
+        deploy_to(ts)  # the releases kept in data/releases/, and the last one promoted as the default
+    except (ReleaseError, requests.RequestException) as err:
+        stop()
+        sys.exit(f"TorchServe could not load the kept releases ({err}); see {ts.log}")
     print(f"TorchServe ready in {waited:.1f} s: inference {ts.inference}, management {ts.management}, "
           f"metrics {ts.metrics}/metrics (log {ts.log})")
 
-    gw = Gateway(RUN_DIR, ts.inference, port=gateway_port).start()
+    # corrections outlive `make stop` and `make clean`: data/ unless BDR_FEEDBACK_DIR says otherwise
+    feedback_dir = feedback_settings.data_dir(os.environ.get("BDR_FEEDBACK_DIR"))
+    gw = Gateway(RUN_DIR, ts.inference, port=gateway_port, feedback_dir=feedback_dir).start()
     pid_file("gateway").write_text(str(gw.process.pid))
     try:
         gw.wait_ready("/readyz", timeout=60)

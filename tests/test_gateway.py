@@ -12,13 +12,14 @@ import pytest
 import requests
 from PIL import Image
 
-from bengali_digit.catalog import MODEL_NAME, NUMBER_MODEL_NAME
+from bengali_digit.catalog import MODEL_NAME, MODEL_VERSION, NUMBER_MODEL_NAME
 from service.gateway import Gateway
 from service.torchserve import TorchServe
 from synthetic.bad_inputs import BY_NAME
 from synthetic.digit_images import bengali_fonts, png_bytes, render_digit, render_text
 from synthetic.strokes import SCRIBBLES, draw
-from tests.answers import assert_same_answer, check_body
+from tests.answers import assert_same_answer, check_body, check_error
+from tests.metrics_page import MetricsPage
 
 FONT = bengali_fonts()[-1]
 PNG = {d: png_bytes(render_digit(d, FONT, 150, (140, 140), 3)) for d in range(10)}
@@ -37,24 +38,6 @@ def via_gateway(gw: Gateway, route: str = "/api/predict", **kwargs) -> requests.
 
 def direct(ts: TorchServe, model: str = MODEL_NAME, **kwargs) -> requests.Response:
     return requests.post(f"{ts.inference}/predictions/{model}", timeout=30, **kwargs)
-
-
-def check_error(r: requests.Response, status: int, code: str) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["Content-Type"] == "application/json"
-    assert r.headers["Cache-Control"] == "no-store"
-    body = r.json()
-    assert body["error"] == code and body["message"], body
-    return body
-
-
-def metric(gw: Gateway, name: str, **labels: str) -> float:
-    text = requests.get(f"{gw.url}/metrics", timeout=5).text
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 FORMATS = {
@@ -79,11 +62,12 @@ def test_answer_equals_torchserves_own(gateway, torchserve, fmt):
 
 def test_not_a_digit_is_passed_through_and_counted(gateway, torchserve):
     png = png_bytes(draw(SCRIBBLES["zigzag"], 16))
-    before = metric(gateway, "gateway_verdicts_total", verdict="not_a_digit")
+    counted = {"verdict": "not_a_digit", "model_version": MODEL_VERSION}
+    before = MetricsPage(gateway.url).total("gateway_verdicts_total", **counted)
     mine, theirs = via_gateway(gateway, data=png), direct(torchserve, data=png)
     assert mine.status_code == theirs.status_code == 200, mine.text
     assert mine.json() == theirs.json() and check_body(mine.json())["verdict"] == "not_a_digit"
-    assert metric(gateway, "gateway_verdicts_total", verdict="not_a_digit") == before + 1
+    assert MetricsPage(gateway.url).total("gateway_verdicts_total", **counted) == before + 1
 
 
 def test_concurrent_requests_each_get_their_own_answer(gateway, torchserve):
@@ -97,12 +81,13 @@ def test_concurrent_requests_each_get_their_own_answer(gateway, torchserve):
 def test_handlers_4xx_json_is_passed_through(gateway, torchserve):
     blank = png_bytes(Image.new("L", (280, 280), 255))
     mine, theirs = via_gateway(gateway, data=blank), direct(torchserve, data=blank)
-    assert check_error(mine, 422, "blank_image") == theirs.json()
+    assert check_error(mine, 422, "blank_image", gateway=True) == theirs.json()
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_number_answer_equals_torchserves_own(gateway, torchserve, fmt):
-    before = metric(gateway, "gateway_requests_total", endpoint="/api/number", status="200")
+    answered = {"endpoint": "/api/number", "status": "200"}
+    before = MetricsPage(gateway.url).total("gateway_requests_total", **answered)
     kwargs = FORMATS[fmt](NUMBER_PNG)
     mine, theirs = via_gateway(gateway, "/api/number", **kwargs), direct(torchserve, NUMBER_MODEL_NAME, **kwargs)
     assert mine.status_code == theirs.status_code == 200, mine.text
@@ -113,7 +98,7 @@ def test_number_answer_equals_torchserves_own(gateway, torchserve, fmt):
     boxes = [d["box"] for d in body["digits"]]
     assert len(boxes) == len(NUMBER) and [b[0] for b in boxes] == sorted(b[0] for b in boxes)
     assert all(0 <= x0 < x1 <= 840 and 0 <= y0 < y1 <= 280 for x0, y0, x1, y1 in boxes), boxes
-    assert metric(gateway, "gateway_requests_total", endpoint="/api/number", status="200") == before + 1
+    assert MetricsPage(gateway.url).total("gateway_requests_total", **answered) == before + 1
 
 
 @pytest.mark.parametrize(("image", "code"), [
@@ -123,7 +108,7 @@ def test_number_answer_equals_torchserves_own(gateway, torchserve, fmt):
 def test_number_models_4xx_json_is_passed_through(gateway, torchserve, image, code):
     png = png_bytes(image)
     mine, theirs = via_gateway(gateway, "/api/number", data=png), direct(torchserve, NUMBER_MODEL_NAME, data=png)
-    assert check_error(mine, 422, code) == theirs.json()
+    assert check_error(mine, 422, code, gateway=True) == theirs.json()
 
 
 # Inputs of the bad-input corpus that /api/number owes the very answer /api/predict gets: refused by
@@ -141,7 +126,7 @@ def test_number_refuses_bad_input_as_predict_does(gateway, name):
     raw = case.request()
     status, code = case.gateway
     r = requests.request(raw.method, f"{gateway.url}/api/number", headers=raw.headers, data=raw.body, timeout=60)
-    check_error(r, status, code)
+    check_error(r, status, code, gateway=True)
 
 
 @pytest.mark.parametrize(("kwargs", "code"), [
@@ -151,7 +136,7 @@ def test_number_refuses_bad_input_as_predict_does(gateway, name):
     ({"data": png_bytes(Image.new("1", (5000, 5000), 1))}, "image_too_large"),  # small file, 25 M pixels
 ])
 def test_oversized_is_413(gateway, kwargs, code):
-    check_error(via_gateway(gateway, **kwargs), 413, code)
+    check_error(via_gateway(gateway, **kwargs), 413, code, gateway=True)
 
 
 @pytest.mark.parametrize(("kwargs", "code"), [
@@ -163,7 +148,7 @@ def test_oversized_is_413(gateway, kwargs, code):
     ({"json": {"image": "data:text/html;base64," + base64.b64encode(b"<p>3</p>").decode()}}, "unsupported_media_type"),
 ])
 def test_wrong_type_is_415(gateway, kwargs, code):
-    check_error(via_gateway(gateway, **kwargs), 415, code)
+    check_error(via_gateway(gateway, **kwargs), 415, code, gateway=True)
 
 
 @pytest.mark.parametrize(("kwargs", "code"), [
@@ -173,7 +158,7 @@ def test_wrong_type_is_415(gateway, kwargs, code):
     ({"data": b"", "headers": {"Content-Type": "image/png"}}, "empty_input"),
 ])
 def test_malformed_is_400(gateway, kwargs, code):
-    check_error(via_gateway(gateway, **kwargs), 400, code)
+    check_error(via_gateway(gateway, **kwargs), 400, code, gateway=True)
 
 
 @pytest.mark.parametrize("path", ["/models", f"/predictions/{MODEL_NAME}", "/ping", "/api/models",
@@ -227,16 +212,16 @@ def test_page_loads_only_its_own_files(gateway):
 
 
 def test_metrics_count_every_worker(gateway):
-    before = metric(gateway, "gateway_requests_total", endpoint="/api/predict", status="200")
-    timed = metric(gateway, "gateway_request_duration_seconds_count", endpoint="/api/predict")
+    before = MetricsPage(gateway.url)
     n = 12
     with ThreadPoolExecutor(4) as pool:  # spread over both workers and their threads
         assert all(r.ok for r in pool.map(lambda _: via_gateway(gateway, data=PNG[7]), range(n)))
-    assert metric(gateway, "gateway_requests_total", endpoint="/api/predict", status="200") == before + n
-    assert metric(gateway, "gateway_request_duration_seconds_count", endpoint="/api/predict") == timed + n
-    text = requests.get(f"{gateway.url}/metrics", timeout=5).text
-    assert "# TYPE gateway_request_duration_seconds histogram" in text
-    assert 'gateway_request_duration_seconds_bucket{endpoint="/api/predict",le="0.05"}' in text
+    after = MetricsPage(gateway.url)
+    for name, labels in (("gateway_requests_total", {"status": "200"}), ("gateway_request_duration_seconds_count", {})):
+        labels["endpoint"] = "/api/predict"
+        assert after.total(name, **labels) == before.total(name, **labels) + n, name
+    assert after.families["gateway_request_duration_seconds"].type == "histogram"
+    assert after.samples("gateway_request_duration_seconds_bucket", endpoint="/api/predict", le="0.05")
 
 
 def test_torchserve_down_then_back_without_restarting_the_gateway(own_torchserve, own_gateway):
@@ -246,13 +231,13 @@ def test_torchserve_down_then_back_without_restarting_the_gateway(own_torchserve
 
     ts.stop()
     r = via_gateway(gw, data=PNG[6])
-    body = check_error(r, 503, "model_unavailable")
+    body = check_error(r, 503, "model_unavailable", gateway=True)
     assert body["reason"] == "connect" and int(r.headers["Retry-After"]) > 0
     ready = requests.get(f"{gw.url}/readyz", timeout=10)
     assert ready.status_code == 503 and ready.json()["status"] == "not_ready" and "Retry-After" in ready.headers
     assert requests.get(f"{gw.url}/healthz", timeout=5).status_code == 200
-    assert metric(gw, "gateway_upstream_errors_total", reason="connect") >= 2
-    assert "# TYPE gateway_upstream_errors_total counter" in requests.get(f"{gw.url}/metrics", timeout=5).text
+    assert MetricsPage(gw.url).total("gateway_upstream_errors_total", reason="connect") >= 2
+    assert MetricsPage(gw.url).families["gateway_upstream_errors"].type == "counter"
 
     ts.start()
     ts.wait_ready()
@@ -266,8 +251,8 @@ def test_slow_torchserve_is_503(make_torchserve, tmp_path):
     slow = make_torchserve(batchSize=8, maxBatchDelay=2000)
     with Gateway(tmp_path / "gateway", slow.inference, settings={"BDR_READ_TIMEOUT": "0.3"}) as gw:
         r = via_gateway(gw, data=PNG[0])
-        assert check_error(r, 503, "model_unavailable")["reason"] == "read_timeout"
+        assert check_error(r, 503, "model_unavailable", gateway=True)["reason"] == "read_timeout"
         assert "Retry-After" in r.headers
         assert requests.get(f"{gw.url}/readyz", timeout=10).json() == {"status": "not_ready", "reason": "read_timeout"}
-        assert metric(gw, "gateway_upstream_errors_total", reason="read_timeout") >= 2
+        assert MetricsPage(gw.url).total("gateway_upstream_errors_total", reason="read_timeout") >= 2
 

@@ -92,7 +92,7 @@ def test_bengali_number_through_torchserve(torchserve):
     r = requests.post(f"{torchserve.inference}/predictions/{NUMBER_MODEL_NAME}", data=png_bytes(image), timeout=30)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"number", "bengali", "confidence", "digits"}
+    assert set(body) == {"number", "bengali", "confidence", "digits", "model_version"}
     assert body["number"] == "2026" and body["bengali"] == "২০২৬", body
     assert [d["box"][0] for d in body["digits"]] == sorted(d["box"][0] for d in body["digits"])
     for d, want in zip(body["digits"], boxes, strict=True):

@@ -40,7 +40,9 @@ def test_default_config_binds_every_api_to_loopback():
         assert props[key].startswith("http://127.0.0.1:"), (key, props[key])
     # gRPC cannot be switched off and listens on every interface unless told otherwise
     assert props["grpc_inference_address"] == props["grpc_management_address"] == "127.0.0.1"
-    assert props.get("enable_model_api", "false") == "false"  # no registering models over HTTP
+    # `make release` registers versions over HTTP, which is safe only with management on loopback
+    # (asserted above) or behind tokens; containers, whose management is reachable, keep it off
+    assert props["enable_model_api"] == "true" and props["disable_token_authorization"] == "true"
 
 
 def test_torchserve_and_gateway_listen_on_loopback_only(torchserve, gateway):
