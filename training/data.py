@@ -100,6 +100,13 @@ def split(collection: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[:cut]), np.sort(perm[cut:])
 
 
+def sample_rows(n: int, limit: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded random `limit` of `n` rows; all of them when `limit` is 0 or >= n."""
+    if not limit or limit >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
+
+
 def canvas_rows(canvas) -> dict[str, set[int]]:
     """Per collection, the rows that canvas_val.npz (an opened npz, or None) redrew: never trained on."""
     rows: dict[str, set[int]] = {c: set() for c in CANVAS_COLLECTIONS}

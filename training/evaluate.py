@@ -68,7 +68,10 @@ class Served:
 
     def read(self, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(kept by preprocessing, calibrated probabilities (N, 10), digit scores), -inf where refused."""
-        prepared, kept = data.prepare_all(x, desc="preprocessing")
+        return self.read_prepared(*data.prepare_all(x, desc="preprocessing"))
+
+    def read_prepared(self, prepared: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`read` of images already through the preprocessing (`data.prepare_all`'s output)."""
         probs = np.zeros((len(kept), 10), np.float32)
         scores = np.full(len(kept), -np.inf, np.float32)
         if kept.any():
@@ -77,8 +80,12 @@ class Served:
 
 
 def evaluate(x, y: np.ndarray, served: Served) -> dict:
-    kept, probs, scores = served.read(x)
-    answered = scores >= served.threshold
+    return answers(y, *served.read(x), served.threshold)
+
+
+def answers(y: np.ndarray, kept: np.ndarray, probs: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
+    """The figures of `evaluate` from what `Served.read` returned."""
+    answered = scores >= threshold
     pred = np.where(answered, probs.argmax(1), -1)
     confusion = confusion_matrix(y, np.where(answered, pred, 10), columns=11)  # last column: refused
     right = probs.argmax(1) == y
@@ -89,7 +96,7 @@ def evaluate(x, y: np.ndarray, served: Served) -> dict:
         "refused": float((~answered).mean()) if len(y) else float("nan"),
         "refused_422": int((~kept).sum()),
         "ece": ece(probs[kept].max(1), right[kept]) if kept.any() else float("nan"),
-        "threshold": served.threshold,
+        "threshold": threshold,
         "per_class": per_class(confusion),
         "confusion": confusion.tolist(),
         "scores": scores,

@@ -22,7 +22,7 @@ from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from bengali_digit import network
-from training import augment, data, redraw
+from training import augment, data, evaluate, redraw
 from training.metrics import confusion_matrix, evaluate_arrays
 from training.plots import plot_confusion, plot_curves
 
@@ -53,6 +53,9 @@ def training_split(args) -> tuple[data.Digits, dict[str, data.Digits], np.lib.np
 def build_datasets(args) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """(train images (N, 28, 28) uint8, train labels, {validation set name: (images, labels)})."""
     train, val_raw, canvas = training_split(args)
+    if args.limit:  # smoke runs and quick fine-tunes: a seeded sample of the rows that train and validate
+        train = train.subset(data.sample_rows(len(train), args.limit, args.seed))
+        val_raw = {k: d.subset(data.sample_rows(len(d), args.limit, args.seed)) for k, d in val_raw.items()}
 
     images = [train.x]
     labels = [train.y]
@@ -65,6 +68,9 @@ def build_datasets(args) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[np.nda
         x_parts.append((prepared[kept] * 255).round().astype(np.uint8))
         y_parts.append(ys[kept])
     x_train, y_train = np.concatenate(x_parts), np.concatenate(y_parts)
+    if args.extra:
+        x_extra, y_extra = oversampled(args.extra, args.extra_share, len(y_train))
+        x_train, y_train = np.concatenate([x_train, x_extra]), np.concatenate([y_train, y_extra])
 
     val = {}
     for name, d in val_raw.items():
@@ -78,6 +84,20 @@ def build_datasets(args) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[np.nda
             m = kept & (canvas["src"] == src)
             val[name] = (prepared[m], y[m])
     return x_train, y_train, val
+
+
+def oversampled(path: Path, share: float, n_train: int) -> tuple[np.ndarray, np.ndarray]:
+    """Extra labelled drawings (an npz as `training.evaluate` reads it: x, y), prepared as served and
+    repeated until they are about `share` of the training images: otherwise a handful of users'
+    corrections among a hundred thousand images would hardly move the model."""
+    x, y = evaluate.load_set(str(path), data.DEFAULT_DATA_DIR)
+    prepared, kept = data.prepare_all(x, desc="preparing extra drawings")
+    if not kept.any():
+        raise SystemExit(f"{path}: the preprocessing refuses every drawing in it (blank or noise)")
+    repeat = max(1, round(share / (1 - share) * n_train / kept.sum()))
+    x_extra = (prepared[kept] * 255).round().astype(np.uint8)
+    print(f"{kept.sum()} extra drawings from {path}, each {repeat} times")
+    return np.tile(x_extra, (repeat, 1, 1)), np.tile(y[kept], repeat)
 
 
 def init_model(args, arch_args: dict) -> torch.nn.Module:
@@ -148,6 +168,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--ood-weight", type=float, default=0.5, help="weight of the outlier loss (default: 0.5)")
     p.add_argument("--ood-batch", type=int, default=64, help="non-digits per batch (default: 64)")
     p.add_argument("--freeze-bn", action="store_true", help="batch-norm statistics stay as --init left them")
+    p.add_argument("--extra", type=Path, help="extra labelled drawings to mix in, an npz of x, y (users' corrections)")
+    p.add_argument("--extra-share", type=float, default=0.05,
+                   help="share of the training images that are --extra drawings, repeated (default: 0.05)")
+    p.add_argument("--limit", type=int, default=0, help="train and validate on a seeded sample of this many rows")
     p.add_argument("--holdout-source", choices=list("abcd"), help="hold one NumtaDB source out entirely")
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
                    help="training arithmetic; auto: bf16 where the CPU has native bf16 (default: auto)")
@@ -206,7 +230,8 @@ def main(argv: list[str] | None = None) -> dict:
                 x = torch.cat([x, outliers[torch.randint(len(outliers), (args.ood_batch,), generator=generator)]])
             x = augmented_batch(x.float() / 255, aug, args.aug_chunk).contiguous(memory_format=torch.channels_last)
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, total, args.lr, warmup=steps_per_epoch // 2)
+                # a --max-steps run warms up for at most half its steps, so it still decays
+                g["lr"] = lr_at(step, total, args.lr, warmup=min(steps_per_epoch, total) // 2)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 logits = model(x).float()
                 loss = F.cross_entropy(logits[: len(idx)], y_train_t[idx], label_smoothing=args.label_smoothing)
