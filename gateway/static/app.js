@@ -2,7 +2,9 @@
 // large Bengali numeral, its Latin digit, the confidence and ten probability bars; or, when the
 // model finds no Bengali digit in the drawing ("not_a_digit"), a question with its best guess.
 // Number mode (#number in the URL): a wide pad read by POST /api/number, each digit boxed on the
-// pad with its reading, and the number in Bengali and Latin digits.
+// pad with its reading, and the number in Bengali and Latin digits. Under every answer, the model's
+// version and the question whether it was right (feedback.js).
+import { Feedback } from "./feedback.js";
 import { Pad } from "./pad.js";
 import { DIGITS, bengali, clearBoxes, notSureQuestion, showBoxes } from "./number.js";
 
@@ -42,6 +44,7 @@ let inFlight = null; // the AbortController of the request whose answer we still
 let mode = "digit"; // or "number"
 
 const pad = new Pad(canvas, { onStrokeStart: drawingChanged, onStrokeEnd: schedulePrediction });
+const feedback = new Feedback(document.getElementById("feedback"), { announce, boxes });
 
 const percent = (p) => `${Math.round(p * 100)}%`;
 
@@ -54,6 +57,7 @@ function cancelPrediction() {
 function drawingChanged() {
   cancelPrediction();
   clearBoxes(boxes); // they belong to the drawing as it was
+  feedback.reset(); // and so does the answer a correction would be about
 }
 
 function schedulePrediction() {
@@ -75,6 +79,7 @@ async function predict() {
   // a plain timer rather than AbortSignal.timeout/any, which older phones lack
   const timeout = setTimeout(() => controller.abort(), TIMEOUT_MS);
   setState("pending");
+  const drawn = pad.pixelStrokes(); // in the pixels of the image sent, for a correction
   try {
     const image = await pad.toBlob();
     const response = await fetch(reading === "number" ? "/api/number" : "/api/predict", {
@@ -93,6 +98,9 @@ async function predict() {
     else if (response.ok && body) showResult(body, strokes);
     else if (response.status < 500 && body?.error) showRejected(body, strokes);
     else showUnavailable();
+    if (result.dataset.state === "done" || result.dataset.state === "not-sure") {
+      feedback.offer(reading, body, { image, strokes: drawn });
+    }
   } catch {
     if (inFlight !== controller) return; // aborted because a newer drawing has taken over
     showUnavailable(); // no answer at all: the gateway is down, or the request timed out

@@ -17,6 +17,11 @@ export function clearBoxes(layer) {
   layer.replaceChildren();
 }
 
+// Outline the box of the piece being corrected (index from the left), or none (-1).
+export function markBox(layer, index) {
+  [...layer.children].forEach((element, i) => element.classList.toggle("chosen", i === index));
+}
+
 function box(piece, width, height) {
   const [x0, y0, x1, y1] = piece.box;
   const element = document.createElement("div");

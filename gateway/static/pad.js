@@ -2,6 +2,7 @@
 // kept as points in units of the pad's height (y in 0..1, x in 0..width/height) so that they
 // survive a resize and can be redrawn at any resolution: on screen at devicePixelRatio, and 280 px
 // tall for the model. The pad takes its shape from CSS: square for a digit, wide for a number.
+// Each point also keeps the time it was drawn (the event's timeStamp, ms): [x, y, t].
 
 const PEN = 0.055; // pen width as a fraction of the height: 15 px on the 280 px image the model reads
 const INK = "#111";
@@ -70,7 +71,7 @@ export class Pad {
 
   point(event) {
     const box = this.canvas.getBoundingClientRect();
-    return [(event.clientX - box.left) / box.height, (event.clientY - box.top) / box.height];
+    return [(event.clientX - box.left) / box.height, (event.clientY - box.top) / box.height, event.timeStamp];
   }
 
   handleDown(event) {
@@ -120,6 +121,14 @@ export class Pad {
   imageSize(height = 280) {
     const box = this.canvas.getBoundingClientRect();
     return [box.height > 0 ? Math.max(1, Math.round((height * box.width) / box.height)) : height, height];
+  }
+
+  // The strokes in the pixels of the image toBlob(height) makes, each point [x, y, t] with t in ms
+  // since the drawing's first point: what a correction sends along with that image.
+  pixelStrokes(height = 280) {
+    const start = this.strokes[0]?.[0][2] ?? 0;
+    const tenth = (v) => Math.round(v * height * 10) / 10;
+    return this.strokes.map((stroke) => stroke.map(([x, y, t]) => [tenth(x), tenth(y), Math.round(t - start)]));
   }
 
   // The drawing as the model should see it: dark ink on white, 280 px tall (a digit's pad: 280 × 280).
