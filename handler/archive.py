@@ -1,6 +1,6 @@
 """Build the TorchServe archives `bengali_digit.mar` and `bengali_number.mar` from the committed weights.
 
-    python -m handler.archive [--export-path model_store] [--weights weights/bengali_digit.pt]
+    python -m handler.archive [--export-path model_store] [--weights weights/bengali_digit.pt] [--version 1.0]
 
 The `bengali_digit` package travels inside each archive, so the worker imports the very modules
 that training and evaluation use. TorchServe puts the archive's root on the worker's sys.path.
@@ -60,8 +60,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--export-path", type=Path, default=ROOT / "model_store", help="(default: model_store)")
     p.add_argument("--weights", type=Path, default=WEIGHTS, help="(default: weights/bengali_digit.pt)")
+    p.add_argument("--version", default=MODEL_VERSION, help=f"what answers name (default: {MODEL_VERSION})")
     args = p.parse_args()
-    for path in build_archive(args.export_path, args.weights):
+    for path in build_archive(args.export_path, args.weights, args.version):
         print(path)
 
 
