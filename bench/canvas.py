@@ -1,4 +1,5 @@
-"""Canvas-like PNGs of Bengali digits: the benchmarks' request bodies, made here and nowhere else.
+"""Canvas-like PNGs of Bengali digits, of numbers and of drawings that are no digit: the benchmarks'
+request bodies, made here and nowhere else.
 
 Drawn the way the page draws (gateway/static/pad.js): dark ink with a round pen on opaque white,
 exported as an RGBA PNG. The strokes are the pen drawings of ../shared/data/canvas_val_strokes.json
@@ -71,9 +72,13 @@ def canvas_png(seed: int, side: int | None = None) -> tuple[int, bytes]:
     else:
         digit = seed % 10
         image = font_digit(digit, rng, side)
+    return digit, png(image)
+
+
+def png(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, "PNG")
-    return digit, buf.getvalue()
+    return buf.getvalue()
 
 
 def canvas_pngs(count: int, start: int = 0) -> list[tuple[int, bytes]]:
@@ -106,9 +111,36 @@ def number_pngs(count: int, digits: int) -> list[tuple[str, bytes]]:
                 image.paste(c, (x, (180 - c.height) // 2))
                 x += c.width + gap
             pairs.append((label, image.convert("RGBA")))
-    out = []
-    for label, image in pairs:
-        buf = io.BytesIO()
-        image.save(buf, "PNG")
-        out.append((label, buf.getvalue()))
-    return out
+    return [(label, png(image)) for label, image in pairs]
+
+
+# Capitals of three other scripts (DejaVu Sans has them all), rings left out: O, Ο, О and Θ are drawn
+# like ০, and a reader that takes them for it is right to.
+LETTERS = "ABCDEFGHIJKLMNPQRSTUVWXYZ" + "ΓΔΛΞΠΣΦΨΩ" + "БГДЖИЛПФЦЧШЩЫЭЮЯ"
+
+
+def no_digit_png(seed: int) -> tuple[None, bytes]:
+    """(None, PNG) of a drawing that is no digit: even seeds a scribble of synthetic.strokes (drawn by
+    hand there, never by the model's own generators), shrunk and moved about; odd seeds a letter of
+    another script. Sides as the digits' (SIDES)."""
+    from synthetic.digit_images import latin_font, render_text
+    from synthetic.strokes import SCRIBBLES
+
+    rng = np.random.default_rng(seed)
+    side = SIDES[seed // 2 % len(SIDES)]
+    if seed % 2 == 0:
+        strokes = list(SCRIBBLES.values())[seed // 2 % len(SCRIBBLES)]
+        mid, scale = STROKE_SPACE / 2, rng.uniform(0.6, 1.0)
+        dx, dy = rng.uniform(-1, 1, 2) * (1 - scale) * mid  # moved about, never off the canvas
+        moved = [[(mid + (x - mid) * scale + dx, mid + (y - mid) * scale + dy) for x, y in s] for s in strokes]
+        return None, png(draw_strokes(moved, rng.uniform(8, 20), side))
+    letter = LETTERS[seed // 2 * 7 % len(LETTERS)]  # a step prime to the alphabet's length: each in turn
+    center = tuple(int(side / 2 + rng.uniform(-0.1, 0.1) * side) for _ in range(2))
+    image = render_text(letter, latin_font(), int(side * rng.uniform(0.45, 0.75)), center,
+                        stroke=int(rng.integers(1, side // 40 + 2)), size=side)
+    return None, png(image.convert("RGBA"))
+
+
+def no_digit_pngs(count: int) -> list[tuple[None, bytes]]:
+    """`count` different drawings that are no digit, scribbles and letters in turn."""
+    return [no_digit_png(i) for i in range(count)]

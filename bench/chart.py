@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.tables import at
+from bench.thresholds import LIMIT_BATCH
 
 
 def chart(results: dict, path: Path) -> None:
@@ -24,6 +25,10 @@ def chart(results: dict, path: Path) -> None:
     for bs, v in results["in_process"].items():
         ax1.axhline(v["images_per_s"], ls="--", lw=1, color="grey" if bs == "1" else "black",
                     label=f"in-process, batch {bs}")
+    two = results.get("in_process_two_processes", {}).get(str(LIMIT_BATCH))
+    if two:
+        ax1.axhline(two["images_per_s"], ls=":", lw=1.5, color="tab:red",
+                    label=f"in-process, two processes, batch {LIMIT_BATCH}")
     concurrencies = results["meta"]["plan"]["concurrencies"]
     for ax in (ax1, ax2):
         ax.set_xscale("log", base=2)

@@ -13,22 +13,28 @@ import requests
 
 from bench import inprocess, procs, profile
 from bench.lab import Lab, Pool, predictions
-from bench.load import run_alternating
+from bench.load import Bodies, run_alternating
+from bench.thresholds import LIMIT_BATCH
 from bengali_digit.catalog import NUMBER_MODEL_NAME
 from service.gateway import Gateway
 from service.processes import wait_until
 from service.torchserve import TorchServe
 
-# The in-process limit always includes batches of 1 (no batching) and of this size, whatever is
-# shipped: what batching could gain at most.
-INPROCESS_BATCH = 8
-
 
 def in_process(lab: Lab) -> dict:
+    """The handler called directly with the torch threads of one worker, in batches of 1 (no
+    batching), the shipped size and LIMIT_BATCH: in this process (what one core can do), then in two
+    processes at once (what both cores can do, the limit TorchServe is judged against)."""
     threads = lab.defaults["torch_threads"]
-    sizes = sorted({1, lab.defaults["batchSize"], INPROCESS_BATCH})
-    lab.log(f"in-process limit (batches of {sizes}, {threads} torch thread(s))")
-    return inprocess.images_per_second(lab.bodies, sizes, lab.plan.inprocess_seconds, threads=threads)
+    sizes = sorted({1, lab.defaults["batchSize"], LIMIT_BATCH})
+    lab.log(f"in-process limit (batches of {sizes}, {threads} torch thread(s)), one process, then two")
+    one = inprocess.images_per_second(lab.bodies, sizes, lab.plan.inprocess_seconds, threads=threads)
+    two = inprocess.two_processes(lab.bodies, sizes, lab.plan.inprocess_seconds, threads=threads)
+    for bs, v in two.items():
+        each = " + ".join(f"{p['images_per_s']:.1f}" for p in v["per_process"])
+        lab.log(f"  batch {bs:<3} one process {one[bs]['images_per_s']:7.1f} images/s, two {each} = "
+                f"{v['images_per_s']:.1f}")
+    return {"in_process": one, "in_process_two_processes": two}
 
 
 def shipped(lab: Lab) -> dict:
@@ -54,9 +60,10 @@ def shipped(lab: Lab) -> dict:
                     out[path] = [lab.cell(url, c, roles, ts, path) for c in plan.concurrencies]
             out["memory"]["load"] = peak.peak
             numbers = {"direct": predictions(ts, NUMBER_MODEL_NAME), "gateway": f"{gw.url}/api/number"}
-            out["number"] = {path: [lab.cell(url, c, roles, ts, f"{path}, {plan.number_digits}-digit numbers",
-                                             bodies=lab.number_bodies) for c in plan.number_concurrencies]
-                             for path, url in numbers.items()}
+            out["number"] = beside(lab, numbers, plan.number_concurrencies, lab.number_bodies,
+                                   f"{plan.number_digits}-digit numbers", roles, ts)
+            out["not_sure"] = beside(lab, urls, plan.not_sure_concurrencies, lab.no_digit_bodies,
+                                     "no digit drawn", roles, ts)
             out["paired"] = paired(lab, urls)
             out["profile"] = profiles(lab, ts, gw)
         out["gateway_sizes"] = gateway_sizes(lab, ts)
@@ -64,13 +71,22 @@ def shipped(lab: Lab) -> dict:
     return out
 
 
+def beside(lab: Lab, urls: dict[str, str], concurrencies: tuple[int, ...], bodies: Bodies, what: str,
+           roles: procs.Roles, ts: TorchServe) -> dict[str, list[dict]]:
+    """Other bodies (or another model) on each path at `concurrencies`, in the TorchServe and gateway
+    the digits were just measured in, to be set beside them."""
+    return {path: [lab.cell(url, c, roles, ts, f"{path}, {what}", bodies=bodies) for c in concurrencies]
+            for path, url in urls.items()}
+
+
 def paired(lab: Lab, urls: dict[str, str]) -> dict[str, dict]:
     """Direct and gateway in alternating short rounds at c=1 and the probe: the acceptance ratios,
-    with a noisy spell falling on both paths alike."""
+    with a noisy spell falling on both paths alike; pooled, and round by round under "rounds"."""
     plan, out = lab.plan, {}
     for c in (1, plan.probe):
-        pair = run_alternating(urls, lab.bodies, c, plan.paired_seconds, plan.paired_rounds)
+        pair, rounds = run_alternating(urls, lab.bodies, c, plan.paired_seconds, plan.paired_rounds)
         out[str(c)] = {name: r.as_dict() for name, r in pair.items()}
+        out[str(c)]["rounds"] = [{name: r.as_dict() for name, r in one.items()} for one in rounds]
         lab.log(f"  paired, {plan.paired_rounds} rounds       c={c:<3} direct {pair['direct'].rps:7.1f} req/s "
                 f"p50 {pair['direct'].p50_ms:6.1f} ms; gateway {pair['gateway'].rps:7.1f} req/s "
                 f"p50 {pair['gateway'].p50_ms:6.1f} ms")

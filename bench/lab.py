@@ -18,14 +18,12 @@ import requests
 import yaml
 
 from bench import canvas, procs, profile
-from bench.load import Sample, collect, summarise
+from bench.load import Bodies, Sample, collect, summarise
 from bengali_digit.catalog import MODEL_CONFIG, MODEL_NAME, ROOT
 from handler.archive import build_archive
 from service.gateway import Gateway
 from service.processes import free_port, wait_until
 from service.torchserve import API_KEYS, TorchServe, read_properties
-
-Bodies = list[tuple[int | str, bytes]]
 
 
 @dataclass(frozen=True)
@@ -51,13 +49,15 @@ class Plan:
     round_warmup: float = 0.5
     profile_concurrency: int = 8
     profile_seconds: float = 5.0
-    number_concurrencies: tuple[int, ...] = (8, 32)  # bengali_number, direct and through the gateway
+    number_concurrencies: tuple[int, ...] = (1, 8, 32)  # bengali_number, direct and through the gateway
     number_digits: int = 4
+    not_sure_concurrencies: tuple[int, ...] = (8, 32)  # drawings of no digit, direct and through the gateway
 
 
-SMOKE = Plan(concurrencies=(1, 2), probe=2, seconds=0.5, warmup=0.2, payloads=6, inprocess_seconds=0.2,
-             batch_sizes=(), batch_delays=(), workers=(), threads=(), gateways=(), profile_seconds=1.0, paired_rounds=1,
-             paired_seconds=0.3, number_concurrencies=(2,))
+# c=8 among the concurrencies: the acceptance's p99 row reads it
+SMOKE = Plan(concurrencies=(1, 2, 8), probe=2, seconds=0.5, warmup=0.2, payloads=6, inprocess_seconds=0.2,
+             batch_sizes=(), batch_delays=(), workers=(), threads=(), gateways=(), profile_seconds=1.0, paired_rounds=2,
+             paired_seconds=0.3, number_concurrencies=(2,), not_sure_concurrencies=(2,))
 
 
 @dataclass
@@ -106,6 +106,7 @@ class Lab:
         self.store = build_archive(work / "model_store")[0].parent
         self.bodies: Bodies = canvas.canvas_pngs(plan.payloads)
         self.number_bodies: Bodies = canvas.number_pngs(plan.payloads, plan.number_digits)
+        self.no_digit_bodies: Bodies = canvas.no_digit_pngs(plan.payloads)
         self.me = psutil.Process()
 
     # --- processes -------------------------------------------------------------------------

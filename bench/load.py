@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 import aiohttp
 import numpy as np
 
+Bodies = list[tuple[int | str | None, bytes]]  # (what is drawn, PNG): see what_is_right
 TIMEOUT = aiohttp.ClientTimeout(total=30)  # TorchServe's own responseTimeout: a hung request is an error
 
 
@@ -24,7 +25,7 @@ TIMEOUT = aiohttp.ClientTimeout(total=30)  # TorchServe's own responseTimeout: a
 class Sample:
     seconds: float
     status: str  # "200", another status, or the exception's name
-    right: bool  # the answer names the digit (or number, for a str label) that was drawn
+    right: bool  # the answer names the digit (or number, for a str label) drawn; label None: refused it
     batch: int  # X-Batch-Size (0 when absent, as through the gateway)
     side: int  # the PNG's width: larger canvases cost more to decode
 
@@ -43,7 +44,7 @@ class Result:
     mean_ms: float
     max_ms: float
     errors: dict[str, int] = field(default_factory=dict)  # status or exception name -> count
-    correct: float = 0.0  # share of 200 answers whose digit is the drawing's: a sanity check, not a score
+    correct: float = 0.0  # share of 200 answers that are right (Sample.right): a sanity check, not a score
     batch_sizes: dict[str, int] = field(default_factory=dict)  # X-Batch-Size as TorchServe reported it
     tail: dict = field(default_factory=dict)  # the slowest 1 % against all: batch size, canvas side
 
@@ -84,7 +85,15 @@ def summarise(concurrency: int, seconds: float, samples: list[Sample]) -> Result
     )
 
 
-async def _run(url: str, bodies: list[tuple[int | str, bytes]], concurrency: int, seconds: float,
+def what_is_right(label: int | str | None) -> tuple[str, int | str]:
+    """The answer's key that must be there and the value it should have: a digit's drawing (int)
+    reads as that digit, a number's (str) as that number, a drawing of no digit (None) is refused."""
+    if label is None:
+        return "verdict", "not_a_digit"
+    return ("number" if isinstance(label, str) else "digit"), label
+
+
+async def _run(url: str, bodies: Bodies, concurrency: int, seconds: float,
                warmup: float, mark: Callable[[str], None] | None) -> list[Sample]:
     samples: list[Sample] = []
     start = time.perf_counter()
@@ -99,8 +108,8 @@ async def _run(url: str, bodies: list[tuple[int | str, bytes]], concurrency: int
         while time.perf_counter() < stop_at:
             i = k % len(bodies)  # every client walks the set from its own place
             k += concurrency
-            expected, body = bodies[i]
-            key = "number" if isinstance(expected, str) else "digit"  # what the model answers
+            label, body = bodies[i]
+            key, expected = what_is_right(label)
             t0 = time.perf_counter()
             status, right, batch = "", False, 0
             try:
@@ -130,18 +139,20 @@ async def _run(url: str, bodies: list[tuple[int | str, bytes]], concurrency: int
     return samples
 
 
-def collect(url: str, bodies: list[tuple[int | str, bytes]], concurrency: int, seconds: float,
+def collect(url: str, bodies: Bodies, concurrency: int, seconds: float,
             warmup: float = 1.0, mark: Callable[[str], None] | None = None) -> list[Sample]:
     """The samples of one load, unsummarised: for pooling several rounds into one result."""
     return asyncio.run(_run(url, bodies, concurrency, seconds, warmup, mark))
 
 
-def run_alternating(urls: dict[str, str], bodies: list[tuple[int | str, bytes]], concurrency: int, seconds: float,
-                    rounds: int, warmup: float = 0.5) -> dict[str, Result]:
-    """The same load on several targets in turn, `rounds` times over, each for `seconds`; per
-    target, all its rounds pooled. On a noisy host a slow spell then hits every target alike."""
-    pooled: dict[str, list[Sample]] = {name: [] for name in urls}
+def run_alternating(urls: dict[str, str], bodies: Bodies, concurrency: int, seconds: float,
+                    rounds: int, warmup: float = 0.5) -> tuple[dict[str, Result], list[dict[str, Result]]]:
+    """The same load on several targets in turn, `rounds` times over, each for `seconds`: per target,
+    all its rounds pooled; and each round's results on its own, for ratios that must hold in every
+    round. On a noisy host a slow spell then hits every target alike."""
+    per_round = []
     for _ in range(rounds):
-        for name, url in urls.items():
-            pooled[name] += asyncio.run(_run(url, bodies, concurrency, seconds, warmup, None))
-    return {name: summarise(concurrency, seconds * rounds, samples) for name, samples in pooled.items()}
+        per_round.append({name: asyncio.run(_run(url, bodies, concurrency, seconds, warmup, None))
+                          for name, url in urls.items()})
+    pooled = {name: summarise(concurrency, seconds * rounds, [s for r in per_round for s in r[name]]) for name in urls}
+    return pooled, [{name: summarise(concurrency, seconds, r[name]) for name in urls} for r in per_round]

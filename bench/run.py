@@ -3,10 +3,11 @@
     python -m bench.run [--out-dir docs] [--seconds 4] [--smoke]
 
 In one run, on 127.0.0.1 only, each configuration in a TorchServe of its own (free ports, its own
-archive built from the committed weights, stopped by PID): the in-process limit, TorchServe direct
-and through the gateway at several concurrencies, batching, workers and torch threads, gateway
-sizes, PSS memory idle and under load, start-up time, and py-spy profiles (bench/experiments.py,
-over the helper in bench/lab.py). The host is shared and noisy, so configurations are compared as
+archive built from the committed weights, stopped by PID): the in-process limit (one process, and
+two at once), TorchServe direct and through the gateway at several concurrencies for digits, numbers
+and drawings of no digit, batching, workers and torch threads, gateway sizes, PSS memory idle and
+under load, start-up time, and py-spy profiles (bench/experiments.py, over the helper in
+bench/lab.py). The host is shared and noisy, so configurations are compared as
 ratios within the run. Every load is closed loop and stops at its deadline, so a run is bounded;
 its wall time is in docs/benchmarks.md, *This run*.
 
@@ -36,7 +37,7 @@ from bengali_digit.catalog import ROOT
 def measure(lab: Lab) -> dict:
     """Every experiment, in the order of benchmarks.json."""
     results: dict = {"meta": meta(lab.plan), "defaults": lab.defaults, "payloads": payload_facts(lab.bodies)}
-    results["in_process"] = experiments.in_process(lab)
+    results |= experiments.in_process(lab)
     results |= experiments.shipped(lab)
     results["batching"] = experiments.batching(lab)
     results["threads"] = experiments.threads(lab)

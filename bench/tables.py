@@ -50,11 +50,17 @@ def unbatched(results: dict) -> dict | None:
 
 
 def inprocess_table(results: dict) -> str:
-    rows = [[bs, f1(v["images_per_s"]), f"{v['ms_per_batch']:.2f}", f"{v['ms_per_batch'] / int(bs):.2f}"]
-            for bs, v in results["in_process"].items()]
-    return ("### In-process limit (the handler called directly, one process, "
-            f"{results['defaults']['torch_threads']} torch thread)\n\n"
-            + table(["batch", "images/s", "ms per batch", "ms per image"], rows))
+    two = results.get("in_process_two_processes", {})
+    rows = []
+    for bs, v in results["in_process"].items():
+        t = two.get(bs)
+        rows.append([bs, f1(v["images_per_s"]), f"{v['ms_per_batch']:.2f}", f"{v['ms_per_batch'] / int(bs):.2f}",
+                     f1(t and t["images_per_s"]), " + ".join(f1(p["images_per_s"]) for p in t["per_process"]) if t
+                     else "–", pct(t and t["overlap"])])
+    return (f"### In-process limit (the handler called directly, {results['defaults']['torch_threads']} torch "
+            "thread: in one process, and in two at once, both cores, their measured windows begun together)\n\n"
+            + table(["batch", "images/s, one process", "ms per batch", "ms per image", "images/s, two processes",
+                     "each", "windows overlapping"], rows))
 
 
 def sweep(results: dict) -> str:
@@ -68,38 +74,64 @@ def sweep(results: dict) -> str:
     text = ("### TorchServe direct vs through the gateway (shipped settings)\n\n"
             + table(["c", "direct req/s", "p50", "p95", "p99 ms", "err", "gateway req/s", "p50", "p95", "p99 ms",
                      "err", "gw/direct", "Δp50 ms"], rows))
-    cpu_rows = []
-    for path in ("direct", "gateway"):
-        for cell in results[path]:
-            g = cpu_groups(cell)
-            cpu_rows.append([path, cell["concurrency"], *(f"{g[k]:.2f}" for k in g), f"{sum(g.values()):.2f}"])
-    text += ("\n\nCPU milliseconds per answered request, by process (from each process's CPU time over the "
-             "measured window; 2 cores give 2000 ms per second in all):\n\n"
-             + table(["path", "c", "TorchServe frontend (Java)", "TorchServe workers", "gateway (gunicorn)",
-                      "load generator", "total"], cpu_rows))
-    return text
+    return text + "\n\n" + cpu_table([(path, cell) for path in ("direct", "gateway") for cell in results[path]])
 
 
-def number_table(results: dict) -> str:
-    """bengali_number beside bengali_digit at the same concurrencies, in the same TorchServe."""
-    number = results.get("number")
-    if not number:
-        return ""
+def cpu_table(cells: list[tuple[str, dict]]) -> str:
+    """CPU ms per answered request by process, for (path, cell) pairs."""
     rows = []
-    for path, cells in number.items():
-        for cell in cells:
+    for path, cell in cells:
+        g = cpu_groups(cell)
+        rows.append([path, cell["concurrency"], *(f"{g[k]:.2f}" for k in g), f"{sum(g.values()):.2f}"])
+    return ("CPU milliseconds per answered request, by process (from each process's CPU time over the "
+            "measured window; 2 cores give 2000 ms per second in all):\n\n"
+            + table(["path", "c", "TorchServe frontend (Java)", "TorchServe workers", "gateway (gunicorn)",
+                     "load generator", "total"], rows))
+
+
+def beside_digits(results: dict, key: str, what: str, check: str) -> tuple[list[list], str]:
+    """Rows of results[key] (cells by path, as the digits') beside the digit cells at the same path
+    and concurrency: req/s, p50, p99, errors, the share of answers passing the sanity `check`, and
+    the digits' figures; then the CPU table of those cells."""
+    rows, cells = [], []
+    for path, group in results[key].items():
+        for cell in group:
             digit = at(results[path], cell["concurrency"]) or {}
             rows.append([path, cell["concurrency"], f1(cell["rps"]), f1(cell["p50_ms"]), f1(cell["p99_ms"]),
                          cell["error_count"], pct(cell["correct"], 1), f1(digit.get("rps")), f1(digit.get("p50_ms")),
                          f1(digit.get("p99_ms")), pct(ratio(cell["rps"], digit.get("rps")))])
+            cells.append((path, cell))
+    header = ["path", "c", f"{what} req/s", "p50", "p99 ms", "err", check, "digit req/s", "p50", "p99 ms",
+              f"{what}/digit"]
+    return table(header, rows), cpu_table(cells)
+
+
+def number_table(results: dict) -> str:
+    """bengali_number beside bengali_digit at the same concurrencies, in the same TorchServe."""
+    if not results.get("number"):
+        return ""
+    rows, cpu = beside_digits(results, "number", "number", "read right")
     digits = results["meta"]["plan"].get("number_digits", "")
     return (f"### Numbers: `bengali_number` on {digits}-digit numbers beside `bengali_digit` (shipped settings)\n\n"
             "Each number is read by running the network on every candidate split of its ink (see the model card), "
             "so one request is many forward passes. \"Read right\" is the share of answers that equal the drawn "
             "number, a sanity check: the numbers are composed from both halves of canvas_val (spaced, tight and "
             "touching in turn), NumtaDB's coarse redrawings among them; the model card has the accuracy.\n\n"
-            + table(["path", "c", "number req/s", "p50", "p99 ms", "err", "read right", "digit req/s", "p50",
-                     "p99 ms", "number/digit"], rows))
+            f"{rows}\n\n{cpu}")
+
+
+def not_sure_table(results: dict) -> str:
+    """Drawings of no digit beside the digits, to the same model at the same concurrencies."""
+    if not results.get("not_sure"):
+        return ""
+    rows, cpu = beside_digits(results, "not_sure", "no-digit", "refused")
+    return ("### Not-sure answers: no-digit drawings beside digits (`bengali_digit`, shipped settings)\n\n"
+            "The bodies are drawings of no digit, made the way the digits' are: in turn a scribble (zigzag, "
+            "hatching, grid, star, spiral, asterisk; `synthetic/strokes.py`), shrunk and moved about with pens "
+            "of several widths, and a capital of another script (Latin, Greek, Cyrillic; rings left out). "
+            "\"Refused\" is the share of answers with the verdict `not_a_digit`, a sanity check: a few letters "
+            "pass as digits (the model card names such look-alikes).\n\n"
+            f"{rows}\n\n{cpu}")
 
 
 def batching_table(results: dict) -> str:

@@ -15,13 +15,14 @@ class Threshold:
     value: float
     text: Callable[[float], str]  # the value as the report writes it
     at_least: bool = True  # met by measurements >= value; otherwise by those <= value
+    aim: bool = False  # a figure to work towards, reported beside it, never a pass or a fail
 
     def __str__(self) -> str:
         return self.text(self.value)
 
     @property
     def target(self) -> str:
-        return f"{'≥' if self.at_least else '≤'} {self}"
+        return f"{'aim ' if self.aim else ''}{'≥' if self.at_least else '≤'} {self}"
 
     def met(self, measured: float | None) -> bool:
         if measured is None:
@@ -39,7 +40,15 @@ BATCH_LATENCY_MS = Threshold(2.0, "{:g} ms".format, at_least=False)
 # Gateway sizes are picked among those with this many processes or more, so that one crashing
 # worker never takes the page down.
 GATEWAY_PROCESSES = Threshold(2, "{:g}".format)
-# The acceptance targets, as ratios within one run.
-SHARE_OF_LIMIT = Threshold(0.40, pct)  # TorchServe direct at the probe / the in-process limit
-GATEWAY_SHARE = Threshold(0.70, pct)  # gateway / direct throughput at the probe
+# The acceptance targets, as ratios within one run (issue 19).
+# TorchServe direct at the probe / the in-process limit in two processes at once (both cores), with
+# batches of LIMIT_BATCH: what the host could serve with no HTTP, no queue and no frontend. The limit is
+# measured at LIMIT_BATCH whatever batch size is shipped, and at 1, what batching could gain at most.
+SHARE_OF_LIMIT = Threshold(0.80, pct)
+LIMIT_BATCH = 8
+GATEWAY_SHARE = Threshold(0.75, pct)  # gateway / direct throughput at the probe, in every alternating round
+# The tail a user meets when a handful draw at once: p99 at TAIL_CONCURRENCY, direct; an aim, as the
+# host's noise moves a p99 more than any ratio.
+TAIL_P99_MS = Threshold(25.0, "{:g} ms".format, at_least=False, aim=True)
+TAIL_CONCURRENCY = 8
 BATCHING_GAIN = Threshold(1.5, "{:g}×".format)  # best batching / batch 1 at the probe

@@ -17,7 +17,9 @@ from types import CodeType
 import pytest
 
 from bench import profile, report
-from bench.canvas import canvas_pngs, number_pngs
+from bench.canvas import canvas_pngs, no_digit_pngs, number_pngs
+from bench.load import what_is_right
+from bench.thresholds import LIMIT_BATCH
 from bengali_digit.catalog import ROOT
 
 OUR_PACKAGES = ("bengali_digit", "handler", "gateway", "service", "synthetic", "training", "bench")
@@ -45,6 +47,19 @@ def test_number_pngs_are_four_digit_numbers():
     assert len({png for _, png in bodies}) == 6
     assert all(len(label) == 4 and label.isdigit() for label, _ in bodies)
     assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for _, png in bodies)
+
+
+def test_no_digit_pngs_are_scribbles_and_letters_in_turn():
+    bodies = no_digit_pngs(8)
+    assert len({png for _, png in bodies}) == 8 and all(label is None for label, _ in bodies)
+    assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for _, png in bodies)
+    assert len({int.from_bytes(png[16:20], "big") for _, png in bodies}) > 1  # sides vary, as the digits' do
+
+
+def test_what_is_right_for_each_kind_of_body():
+    assert what_is_right(3) == ("digit", 3)
+    assert what_is_right("0123") == ("number", "0123")
+    assert what_is_right(None) == ("verdict", "not_a_digit")
 
 
 def function_names(ours: bool) -> set[str]:
@@ -134,6 +149,74 @@ def test_number_cells_beside_the_digit_cells(smoke):
             assert cell["requests"] > 0 and cell["error_count"] == 0, cell
             assert 0.0 < cell["correct"] <= 1.0  # some numbers are read right: the bodies are numbers
     assert "| path | c | number req/s" in (out / "benchmarks.md").read_text()
+
+
+@pytest.mark.server
+def test_not_sure_cells_refuse_drawings_of_no_digit(smoke):
+    results, out = smoke
+    plan = results["meta"]["plan"]
+    for path in ("direct", "gateway"):
+        cells = results["not_sure"][path]
+        assert [c["concurrency"] for c in cells] == plan["not_sure_concurrencies"]
+        for cell in cells:
+            # every answer a 200 with a verdict (a 200 without one is counted as an error)
+            assert cell["requests"] > 0 and cell["error_count"] == 0, cell
+            assert cell["correct"] > 0.8, cell  # the share answered "not_a_digit"
+            assert cell["cpu_ms_per_request"]["frontend"] > 0
+    md = (out / "benchmarks.md").read_text()
+    assert "### Not-sure answers" in md and "| path | c | no-digit req/s" in md
+
+
+@pytest.mark.server
+def test_paired_rounds_are_kept_one_by_one(smoke):
+    results, _ = smoke
+    plan = results["meta"]["plan"]
+    for c in ("1", str(plan["probe"])):
+        pair = results["paired"][c]
+        assert len(pair["rounds"]) == plan["paired_rounds"] > 1
+        for one in pair["rounds"]:
+            assert one["direct"]["requests"] > 0 and one["gateway"]["requests"] > 0, one
+        # the pooled figures are the rounds' together
+        assert pair["direct"]["requests"] == sum(one["direct"]["requests"] for one in pair["rounds"])
+
+
+@pytest.mark.server
+def test_two_process_limit_runs_both_processes_at_once(smoke):
+    results, _ = smoke
+    two = results["in_process_two_processes"]
+    assert set(two) == set(results["in_process"]) and str(LIMIT_BATCH) in two
+    for v in two.values():
+        each = [p["images_per_s"] for p in v["per_process"]]
+        assert len(each) == 2 and all(x > 0 for x in each), v
+        assert v["images_per_s"] == pytest.approx(sum(each))
+        assert 0.5 < v["overlap"] <= 1.0, v  # the measured windows were begun together
+
+
+@pytest.mark.server
+def test_acceptance_states_every_criterion_and_old_runs_still_render(smoke, tmp_path):
+    results, _ = smoke
+    plan = results["meta"]["plan"]
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in report.acceptance(results).splitlines()
+            if line.startswith("| ")}
+    limit = next(r for k, r in rows.items() if "in two processes at once" in k)
+    assert limit[1].count(" / ") == 1 and " %" in limit[1] and limit[3].strip(" |") in ("yes", "**no**")
+    p99 = next(r for k, r in rows.items() if k.startswith("p99 at c=8"))
+    assert p99[2] == "aim ≤ 25 ms" and p99[3].strip(" |") in ("aim met", "aim missed")
+    each = next(r for k, r in rows.items() if k.startswith("gateway / direct"))
+    assert each[1].split("; rounds ")[1].split(";")[0].count("%") == plan["paired_rounds"], each
+    # a run from before these were measured: the rows say so instead of failing
+    old = json.loads(json.dumps(results))
+    for key in ("in_process_two_processes", "not_sure"):
+        del old[key]
+    for pair in old["paired"].values():
+        del pair["rounds"]
+    old["direct"] = [c for c in old["direct"] if c["concurrency"] != 8]
+    (tmp_path / "benchmarks.md").write_text("# Benchmarks\n")
+    report.write(old, tmp_path)
+    table = report.acceptance(old)
+    # measured and met of the two-process limit's and the p99's rows; met of the rounds' row
+    assert table.count("not measured") == 5, table
+    assert "Not-sure answers" not in (tmp_path / "benchmarks.md").read_text()
 
 
 @pytest.mark.server
