@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from bengali_digit.limits import PreprocessError
-from bengali_digit.noise import corners, piece_sizes
+from bengali_digit.noise import corners, outline_corners, piece_sizes
 from bengali_digit.preprocess import prepare
 from tests.conftest import needs_shared_data
 from tests.fuzzing import FUZZ, outcome
@@ -54,6 +54,7 @@ def test_pieces_and_holes_agree_with_a_flood_fill(mask):
     assert piece_sizes(mask).tolist() == sizes
     convex, concave, diagonal = corners(mask)
     assert len(sizes) - (convex - concave - 2 * diagonal) // 4 == holes
+    assert outline_corners(mask) == (convex + concave, diagonal)  # the quick test that every digit meets
 
 
 def noise(kind: str, side: int, rng: np.random.Generator) -> np.ndarray:
