@@ -13,7 +13,7 @@ from types import ModuleType
 import psutil
 import requests
 
-from bengali_digit import network, preprocess
+from bengali_digit import network, png, preprocess
 from bengali_digit.catalog import ROOT
 from gateway import api, metrics, security
 from handler.handler import BengaliDigitHandler
@@ -39,10 +39,10 @@ def inside(*modules: ModuleType) -> tuple[str, ...]:
 # name py-spy shows either way. The handler's own preprocess step (headers, timing) counts as
 # preprocessing; the rest of its steps (softmax, answers, metrics) as postprocessing.
 WORKER_STAGES: Stages = (
-    ("PNG decode", called(preprocess.decode_image)),
+    ("PNG decode", (*called(preprocess.decode_image, preprocess.decode_pixels), *inside(png))),
     ("preprocess (crop, scale, centre)",
-     called(preprocess.prepare, preprocess.to_gray, preprocess.ink_map, preprocess.normalize_digit,
-            BengaliDigitHandler.preprocess)),
+     called(preprocess.prepare, preprocess.to_gray, preprocess.luminance, preprocess.ink_map,
+            preprocess.normalize_digit, preprocess.normalize_levels, BengaliDigitHandler.preprocess)),
     ("forward", (*inside(network), "torch/nn/")),
     ("postprocess (softmax, answer)", called(BengaliDigitHandler.answer, BengaliDigitHandler.handle)),
     ("TorchServe protocol (read request, write answer)", ("ts/protocol/otf_message_handler.py",)),
