@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bengali_digit.catalog import ROOT
+
 BATCH = 8
 PROB_TOLERANCE = 1e-4  # answers carry probabilities rounded to 6 places; this allows float reordering
 

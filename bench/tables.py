@@ -108,30 +108,34 @@ def beside_digits(results: dict, key: str, what: str, check: str) -> tuple[list[
 
 def number_table(results: dict) -> str:
     """bengali_number beside bengali_digit at the same concurrencies, in the same TorchServe."""
-    if not results.get("number"):
-        return ""
-    rows, cpu = beside_digits(results, "number", "number", "read right")
     digits = results["meta"]["plan"].get("number_digits", "")
-    return (f"### Numbers: `bengali_number` on {digits}-digit numbers beside `bengali_digit` (shipped settings)\n\n"
-            "Each number is read by running the network on every candidate split of its ink (see the model card), "
-            "so one request is many forward passes. \"Read right\" is the share of answers that equal the drawn "
-            "number, a sanity check: the numbers are composed from both halves of canvas_val (spaced, tight and "
-            "touching in turn), NumtaDB's coarse redrawings among them; the model card has the accuracy.\n\n"
-            f"{rows}\n\n{cpu}")
+    return beside_table(
+        results, "number", "number", "read right",
+        f"Numbers: `bengali_number` on {digits}-digit numbers beside `bengali_digit` (shipped settings)",
+        "Each number is read by running the network on every candidate split of its ink (see the model card), "
+        "so one request is many forward passes. \"Read right\" is the share of answers that equal the drawn "
+        "number, a sanity check: the numbers are composed from both halves of canvas_val (spaced, tight and "
+        "touching in turn), NumtaDB's coarse redrawings among them; the model card has the accuracy.")
 
 
 def not_sure_table(results: dict) -> str:
     """Drawings of no digit beside the digits, to the same model at the same concurrencies."""
-    if not results.get("not_sure"):
+    return beside_table(
+        results, "not_sure", "no-digit", "refused",
+        "Not-sure answers: no-digit drawings beside digits (`bengali_digit`, shipped settings)",
+        "The bodies are drawings of no digit, made the way the digits' are: in turn a scribble (zigzag, "
+        "hatching, grid, star, spiral, asterisk; `synthetic/strokes.py`), shrunk and moved about with pens "
+        "of several widths, and a capital of another script (Latin, Greek, Cyrillic; rings left out). "
+        "\"Refused\" is the share of answers with the verdict `not_a_digit`, a sanity check: a few letters "
+        "pass as digits (the model card names such look-alikes).")
+
+
+def beside_table(results: dict, key: str, noun: str, right: str, title: str, prose: str) -> str:
+    """A section for other bodies measured beside the digits: its rows, then its CPU per process."""
+    if not results.get(key):
         return ""
-    rows, cpu = beside_digits(results, "not_sure", "no-digit", "refused")
-    return ("### Not-sure answers: no-digit drawings beside digits (`bengali_digit`, shipped settings)\n\n"
-            "The bodies are drawings of no digit, made the way the digits' are: in turn a scribble (zigzag, "
-            "hatching, grid, star, spiral, asterisk; `synthetic/strokes.py`), shrunk and moved about with pens "
-            "of several widths, and a capital of another script (Latin, Greek, Cyrillic; rings left out). "
-            "\"Refused\" is the share of answers with the verdict `not_a_digit`, a sanity check: a few letters "
-            "pass as digits (the model card names such look-alikes).\n\n"
-            f"{rows}\n\n{cpu}")
+    rows, cpu = beside_digits(results, key, noun, right)
+    return f"### {title}\n\n{prose}\n\n{rows}\n\n{cpu}"
 
 
 def batching_table(results: dict) -> str:

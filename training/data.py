@@ -16,7 +16,7 @@ from bengali_digit import catalog
 from bengali_digit.limits import PreprocessError
 from bengali_digit.preprocess import prepare
 
-DEFAULT_DATA_DIR = Path(os.environ.get("BDR_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+DEFAULT_DATA_DIR = Path(os.environ.get("BDR_DATA_DIR", catalog.ROOT.parent / "shared" / "data"))
 PACKED_FILE = "bn_digits_train.npz"
 CANVAS_FILE = "canvas_val.npz"
 NUMTA_SOURCES = "abcde"
