@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "MODEL_NAME": catalog.MODEL_NAME,
     "NUMBER_MODEL_NAME": catalog.NUMBER_MODEL_NAME,  # POST /api/number
     "CONNECT_TIMEOUT": 1.0,  # seconds; TorchServe is on the same host, so a slow connect means it is down
-    "READ_TIMEOUT": 5.0,  # seconds; a model answering in ~1 ms that takes this long is overloaded
+    "READ_TIMEOUT": 5.0,  # seconds; a model that answers in milliseconds and takes this long is overloaded
     "RETRY_AFTER": 5,  # seconds, sent with every 503
     "POOL_SIZE": 16,  # pooled connections to TorchServe per worker process (>= gunicorn threads)
     # A data URL carries the handler's 4 MiB image limit as base64 (4/3 larger) plus a little JSON;
