@@ -15,9 +15,9 @@ threads = int(os.environ.get("GATEWAY_THREADS", 16))
 timeout = 30
 graceful_timeout = 5
 keepalive = 5
-# No access log by default: writing it is a share of the gateway's time under load (docs/benchmarks.md,
-# where the time goes), and
-# /metrics already counts requests by status and times them (GATEWAY_ACCESS_LOG=- to turn it on).
+# No access log by default: writing it costs a share of the gateway's time under load (docs/benchmarks.md,
+# where the time goes), and /metrics already counts requests by status and times them
+# (GATEWAY_ACCESS_LOG=- to turn it on).
 accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
 errorlog = "-"
 wsgi_app = "gateway:create_app()"
