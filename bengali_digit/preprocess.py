@@ -120,11 +120,16 @@ def opaque_rgba(array: np.ndarray) -> bool:
     return int(array.view("<u4").min()) >> 24 > 0.99 * 255
 
 
+def border(gray: np.ndarray) -> np.ndarray:
+    """The pixels of the image's four edges, whose median is taken for its background: a digit
+    touching the frame (as ISI's do) cannot move it."""
+    return np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+
+
 def ink_map(gray: np.ndarray) -> np.ndarray:
-    """Ink strength in [0, 1] with background 0, whichever polarity the image has. The background is
-    the median of the border, which a digit touching the frame (as ISI's do) cannot move."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    background = float(np.median(border))
+    """Ink strength in [0, 1] with background 0 (the median of the `border`), whichever polarity the
+    image has."""
+    background = float(np.median(border(gray)))
     ink = background - gray if background > 127 else gray - background
     np.clip(ink, 0, None, out=ink)
     peak = float(ink.max()) if ink.size else 0.0
@@ -176,8 +181,8 @@ def normalize_levels(gray: np.ndarray) -> np.ndarray:
     most (or, light on dark, at least) some level", which finds the ink box from each row's and
     column's inkiest level and the solid ink of the noise check; the box becomes uint8 ink through a
     table of the levels. Canvases are mostly background: this is most of what `prepare` saves."""
-    border = np.sort(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]))
-    background = (float(border[(len(border) - 1) // 2]) + float(border[len(border) // 2])) / 2  # the median
+    edge = np.sort(border(gray))
+    background = (float(edge[(len(edge) - 1) // 2]) + float(edge[len(edge) // 2])) / 2  # the median
     dark = background > 127  # dark ink on a light background: ink grows as the level falls
     levels = np.arange(256, dtype=np.float32)
     ink = background - levels if dark else levels - background  # as ink_map, level by level

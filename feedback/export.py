@@ -22,7 +22,7 @@ from PIL import Image, ImageOps
 from sqlalchemy.exc import SQLAlchemyError
 
 from bengali_digit.limits import PreprocessError
-from bengali_digit.preprocess import decode_image, to_gray
+from bengali_digit.preprocess import border, decode_pixels, to_gray
 from feedback import settings
 from feedback.migrate import shown, upgrade
 from feedback.store import Store, Unavailable
@@ -32,11 +32,10 @@ SIDE = 280  # the drawing page's image, and canvas_val.npz's
 
 def drawing(image: bytes) -> np.ndarray:
     """A kept image as a SIDE×SIDE uint8 gray drawing; PreprocessError for one the service cannot read."""
-    gray = np.clip(np.rint(to_gray(decode_image(image))), 0, 255).astype(np.uint8)
+    gray = np.clip(np.rint(to_gray(decode_pixels(image))), 0, 255).astype(np.uint8)
     if gray.shape == (SIDE, SIDE):
         return gray
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    fitted = ImageOps.pad(Image.fromarray(gray), (SIDE, SIDE), color=int(np.median(border)))
+    fitted = ImageOps.pad(Image.fromarray(gray), (SIDE, SIDE), color=int(np.median(border(gray))))
     return np.asarray(fitted, dtype=np.uint8)
 
 
