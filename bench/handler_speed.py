@@ -27,8 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bengali_digit.catalog import ROOT
-
+# Not catalog.ROOT: this file also runs as the driver inside other trees, where importing this
+# tree's bengali_digit would shadow theirs (see `drive`), so it imports nothing of the project.
+ROOT = Path(__file__).resolve().parent.parent
 BATCH = 8
 PROB_TOLERANCE = 1e-4  # answers carry probabilities rounded to 6 places; this allows float reordering
 
