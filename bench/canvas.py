@@ -4,8 +4,8 @@ request bodies, made here and nowhere else.
 Drawn the way the page draws (gateway/static/pad.js): dark ink with a round pen on opaque white,
 exported as an RGBA PNG. The strokes are the pen drawings of ../shared/data/canvas_val_strokes.json
 (280 px coordinates, each with its own pen width) when that file exists, else Bengali glyphs from the
-system fonts. The page always sends 280 px; other clients send their canvas as it is, so a share of
-the bodies is larger (a 400 px canvas, a 280 px one at devicePixelRatio 2).
+system fonts. The page sends the part of its 280 px image that holds the ink (pad.js); other clients
+send their canvas as it is: 280 px, 400 px, or 560 (280 px at devicePixelRatio 2).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from training import numbers
 from training.data import DEFAULT_DATA_DIR
 
 STROKES = DEFAULT_DATA_DIR / "canvas_val_strokes.json"
-SIDES = (280, 280, 400, 560)  # half at the page's size; the decoding cost grows with the pixels
+SIDES = (280, 280, 400, 560)  # the first 280 as the page sends it, cut to the ink; decoding grows with the pixels
+PAGE_MARGIN = 2  # px of paper the page leaves round the ink it sends (pad.js, MARGIN)
 STROKE_SPACE = 280  # the coordinates of canvas_val_strokes.json
 SUPERSAMPLE = 2  # PIL's lines are not anti-aliased, a browser's are: draw large, then shrink
 
@@ -62,8 +63,10 @@ def font_digit(digit: int, rng: np.random.Generator, side: int) -> Image.Image:
 
 
 def canvas_png(seed: int, side: int | None = None) -> tuple[int, bytes]:
-    """(digit drawn, PNG bytes) for a seed: the seed picks the drawing and, unless given, the side."""
+    """(digit drawn, PNG bytes) for a seed: the seed picks the drawing and, unless given, the side
+    (and whether it is the page's cut of a 280 px image)."""
     rng = np.random.default_rng(seed)
+    page = side is None and seed % len(SIDES) == 0
     side = side or SIDES[seed % len(SIDES)]
     if drawings():
         # a large prime step: the file is ordered by digit, and neighbouring seeds should differ
@@ -72,7 +75,22 @@ def canvas_png(seed: int, side: int | None = None) -> tuple[int, bytes]:
     else:
         digit = seed % 10
         image = font_digit(digit, rng, side)
-    return digit, png(image)
+    return digit, png(page_cut(image) if page else image)
+
+
+def page_cut(image: Image.Image) -> Image.Image:
+    """The part of a drawing on white that the page sends: the ink's box and PAGE_MARGIN px of paper."""
+    ink = np.asarray(image.convert("L")) < 255
+    ys, xs = np.nonzero(ink)
+    if not len(ys):
+        return image
+    return image.crop((max(0, xs.min() - PAGE_MARGIN), max(0, ys.min() - PAGE_MARGIN),
+                       min(image.width, xs.max() + 1 + PAGE_MARGIN), min(image.height, ys.max() + 1 + PAGE_MARGIN)))
+
+
+def kind(width: int) -> str:
+    """What a body's width says it is: a client's whole canvas, or the page's cut of its image."""
+    return f"{width} px canvas" if width in SIDES else "the page's cut"
 
 
 def png(image: Image.Image) -> bytes:

@@ -69,7 +69,7 @@ def run_facts(results: dict) -> str:
     spread_text = (f" The same configuration (direct, shipped settings, c={plan['probe']}) measured {spread[0]} "
                    f"times in this run spread over {pct(spread[1])} of its mean: differences smaller than that "
                    "are noise." if spread else "")
-    sides = ", ".join(f"{n}× {s} px" for s, n in p["sides_px"].items())
+    sides = ", ".join(f"{n}× {s}" for s, n in p["sides_px"].items())
     cpu = f" ({m['cpu']})" if m.get("cpu") else ""
     return (f"### This run\n\n{m['started_utc']} UTC, {m['cpus']} cores{cpu}, {m['memory_gib']} GiB, "
             f"{results['wall_s']} s in all; load average at the start {m['load_average_at_start']}; "

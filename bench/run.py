@@ -69,7 +69,7 @@ def cpu_model() -> str:
 
 
 def payload_facts(bodies: Bodies) -> dict:
-    sides = Counter(Image.open(io.BytesIO(b)).size[0] for _, b in bodies)
+    sides = Counter(canvas.kind(Image.open(io.BytesIO(b)).size[0]) for _, b in bodies)
     return {"count": len(bodies), "digits": dict(sorted(Counter(d for d, _ in bodies).items())),
             "sides_px": dict(sorted(sides.items())), "mean_bytes": round(sum(len(b) for _, b in bodies) / len(bodies)),
             "source": "canvas_val_strokes.json" if canvas.drawings() else "system fonts"}

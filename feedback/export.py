@@ -4,8 +4,9 @@
 (the rows', to look one up with feedback.review) and `predicted` (-1 where the model gave none).
 
 Each drawing is the image as the service read it (decoded and made gray by bengali_digit.preprocess,
-transparency composited the same way); the page sends 280×280 and is taken as it is, any other
-size is scaled to fit and padded with its background, which the preprocessing crops away again.
+transparency composited the same way), placed on its background in the middle of 280×280: the page
+sends the part of its 280 px image that holds the ink, which goes in as it is; a larger image is
+scaled to fit first. The preprocessing crops the background away again.
 Reads the database directly: works with the service stopped.
 
     python -m feedback.export OUT.npz [--accepted-only]    # make feedback-export OUT=file.npz
@@ -33,10 +34,14 @@ SIDE = 280  # the drawing page's image, and canvas_val.npz's
 def drawing(image: bytes) -> np.ndarray:
     """A kept image as a SIDE×SIDE uint8 gray drawing; PreprocessError for one the service cannot read."""
     gray = np.clip(np.rint(to_gray(decode_pixels(image))), 0, 255).astype(np.uint8)
-    if gray.shape == (SIDE, SIDE):
-        return gray
-    fitted = ImageOps.pad(Image.fromarray(gray), (SIDE, SIDE), color=int(np.median(border(gray))))
-    return np.asarray(fitted, dtype=np.uint8)
+    background = int(np.median(border(gray)))
+    if max(gray.shape) > SIDE:
+        return np.asarray(ImageOps.pad(Image.fromarray(gray), (SIDE, SIDE), color=background), dtype=np.uint8)
+    # not scaled: the network's input stays the one the service computed (it ignores where the ink is)
+    h, w = gray.shape
+    out = np.full((SIDE, SIDE), background, dtype=np.uint8)
+    out[(SIDE - h) // 2 : (SIDE - h) // 2 + h, (SIDE - w) // 2 : (SIDE - w) // 2 + w] = gray
+    return out
 
 
 def export(store: Store, out: Path, statuses: tuple[str, ...] = ("new", "accepted")) -> int:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from bengali_digit import DIGITS
+from bengali_digit.payload import image_bytes
+from bengali_digit.preprocess import prepare_bytes
 from service.gateway import Gateway
-from synthetic.digit_images import bengali_fonts
+from synthetic.digit_images import CANVAS, bengali_fonts
 from synthetic.strokes import SCRIBBLES, Stroke, font_strokes, shared_strokes
 from tests.conftest import needs_shared_data
 from tests.drawing_page import ANSWERED, DESKTOP, WAIT_MS, Tab, open_tab
@@ -66,6 +69,44 @@ def test_shared_canvas_strokes_drawn_with_the_mouse(desktop):
     drawings = shared_strokes(needs_shared_data("canvas_val_strokes.json"))
     assert right(drawings, read_digits(desktop, drawings, "mouse")) >= 8
     assert desktop.errors == [] and set(desktop.statuses) == {200}
+
+
+def test_the_page_sends_only_the_ink_s_part_of_its_image(desktop):
+    """What the page sends is the part of its 280 px image that holds the ink (pad.js, toBlob): fewer
+    pixels to send and decode. In this browser's own drawing, that part gives the network the very
+    input the whole image gives, for a digit in the middle and one against the pad's corner."""
+    seven = font_strokes(7, FONT)
+    desktop.clear()
+    # the size of every image the page posts, from its PNG header (Chromium hands Playwright no
+    # Blob bodies, so the page's fetch is watched from inside)
+    desktop.page.evaluate("""() => {
+        const post = window.fetch;
+        window.sentSizes = [];
+        window.fetch = async (url, options) => {
+            if (options?.body instanceof Blob) {
+                const header = new DataView(await options.body.slice(16, 24).arrayBuffer());
+                window.sentSizes.push([header.getUint32(0), header.getUint32(4)]);
+            }
+            return post(url, options);
+        };
+    }""")
+    desktop.draw(seven)
+    assert desktop.result(len(seven))["latin"] == "7"
+    width, height = desktop.page.evaluate("window.sentSizes.at(-1)")
+    assert 0 < width < CANVAS and 0 < height < CANVAS
+    left, top = min(x for s in seven for x, _ in s), min(y for s in seven for _, y in s)
+    cornered = [[(x - left + 2, y - top + 2) for x, y in stroke] for stroke in seven]
+    for strokes in (seven, cornered):
+        whole, part = desktop.page.evaluate("""async (strokes) => {
+            const { render, inkBox } = await import("/static/pad.js");
+            const unit = strokes.map((stroke) => stroke.map(([x, y]) => [x / 280, y / 280]));
+            const png = (box) => render(unit, 280, box).toDataURL("image/png");
+            return [png([0, 0, 280, 280]), png(inkBox(unit, 280, 280))];
+        }""", strokes)
+        whole, part = image_bytes(whole), image_bytes(part)
+        assert len(part) < len(whole)
+        assert np.array_equal(prepare_bytes(part), prepare_bytes(whole))
+    assert desktop.errors == []
 
 
 def test_touch_on_a_phone(phone):

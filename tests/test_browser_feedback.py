@@ -75,17 +75,30 @@ def png(data: bytes) -> np.ndarray:
         return np.asarray(image.convert("L"))
 
 
-def check_strokes(kept: list, drawn: list[Stroke], tolerance: float = 2.0) -> None:
-    """The strokes kept are the ones drawn, in the pixels of the image, each point [x, y, t] with t
-    counting up in ms from the drawing's first point."""
+def check_strokes(kept: list, drawn: list[Stroke], image: np.ndarray, tolerance: float = 2.0) -> None:
+    """The strokes kept are the ones drawn, in the pixels of the image kept (the part of the pad's
+    280 px image that the page sent, so moved by where that part lies), each point [x, y, t] with t
+    counting up in ms from the drawing's first point; and the image's ink lies along them."""
     assert len(kept) == len(drawn)
     assert kept[0][0][2] == 0
+    shift = np.subtract(drawn[0][0], kept[0][0][:2])  # where the image kept lies in the pad's
     for stroke, want in zip(kept, drawn, strict=True):
         assert all(len(point) == 3 for point in stroke)
         times = [t for _, _, t in stroke]
         assert times == sorted(times) and times[0] >= 0
-        assert stroke[0][:2] == pytest.approx(list(want[0]), abs=tolerance)
-        assert stroke[-1][:2] == pytest.approx(list(want[-1]), abs=tolerance)
+        assert stroke[0][:2] == pytest.approx(list(np.subtract(want[0], shift)), abs=tolerance)
+        assert stroke[-1][:2] == pytest.approx(list(np.subtract(want[-1], shift)), abs=tolerance)
+    points = np.array([point[:2] for stroke in kept for point in stroke])
+    ys, xs = np.nonzero(image < 128)
+    for ink, along in ((xs, points[:, 0]), (ys, points[:, 1])):  # the ink reaches half a pen beyond the points
+        assert ink.min() == pytest.approx(along.min() - PEN / 2, abs=2 * tolerance)
+        assert ink.max() == pytest.approx(along.max() + PEN / 2, abs=2 * tolerance)
+
+
+def sent_part(image: np.ndarray) -> None:
+    """The image kept is the part of the pad's 280 px image that holds the ink, in a margin of paper."""
+    assert image.shape[0] <= CANVAS and image.shape[1] <= CANVAS and (image < 128).any()
+    assert (image[[0, -1]] > 200).all() and (image[:, [0, -1]] > 200).all()
 
 
 def test_wrong_digit_corrected_with_the_keyboard(browser, corrections):
@@ -137,9 +150,9 @@ def test_wrong_digit_corrected_with_the_keyboard(browser, corrections):
 
         [row] = corrections.rows()
         assert (row.label, row.predicted, row.model_version) == (label, shown, MODEL_VERSION)
-        assert png(row.image).shape == (CANVAS, CANVAS) and (png(row.image) < 128).any()
+        sent_part(png(row.image))
         assert len(row.probabilities) == 10 and max(row.probabilities) == row.probabilities[shown]
-        check_strokes(row.strokes, three)
+        check_strokes(row.strokes, three, png(row.image))
 
         # A new stroke: the row goes with the answer it was about, and comes back fresh with the next
         tab.draw([[(40.0, 250.0), (240.0, 250.0)]])
@@ -175,8 +188,8 @@ def test_right_tapped_on_a_phone(browser, corrections):
         assert len(rows) == before + 1
         row = rows[-1]
         assert (row.label, row.predicted, row.model_version) == (shown, shown, MODEL_VERSION)
-        assert png(row.image).shape == (CANVAS, CANVAS)
-        check_strokes(row.strokes, four)
+        sent_part(png(row.image))
+        check_strokes(row.strokes, four, png(row.image))
         assert tab.pointer_types() == ["touch"]
         assert tab.errors == [] and set(tab.statuses) == {200}
 
@@ -200,7 +213,8 @@ def test_not_sure_asks_which_digit(browser, corrections):
         assert len(rows) == before + 1
         assert (rows[-1].label, rows[-1].predicted, rows[-1].model_version) == (5, None, MODEL_VERSION)
         assert len(rows[-1].probabilities) == 10
-        check_strokes(rows[-1].strokes, hatching)
+        sent_part(png(rows[-1].image))
+        check_strokes(rows[-1].strokes, hatching, png(rows[-1].image))
         assert tab.errors == [] and set(tab.statuses) == {200}
 
 

@@ -6,12 +6,14 @@ in the format `make evaluate` reads."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from PIL import Image
 from sqlalchemy.exc import IntegrityError
 
 from bengali_digit.preprocess import prepare, prepare_bytes
@@ -121,6 +123,33 @@ def test_the_api_keeps_a_correction_in_either_database(url, tmp_path):
     assert (row.label, row.predicted, row.probabilities, row.strokes) == (6, sent["predicted"],
                                                                          sent["probabilities"], sent["strokes"])
     assert row.image == drawing(6)
+
+
+def test_export_keeps_the_network_input_of_the_page_s_cut(tmp_path):
+    """The page sends only the part of its 280 px image that holds the ink: exported unscaled, the
+    network reads it exactly as the service did. A larger image is scaled to fit 280 px."""
+    full = Image.open(io.BytesIO(drawing(6))).convert("L")
+    ys, xs = np.nonzero(np.asarray(full) < 255)
+    cut = full.crop((xs.min() - 2, ys.min() - 2, xs.max() + 3, ys.max() + 3))
+    big = full.resize((560, 560))
+    store = Store(f"sqlite:///{tmp_path / 'f.sqlite3'}")
+    upgrade(store.url)
+    sent = [png(cut), png(big)]
+    for image in sent:
+        store.add(submission(6), image, "c")
+    export.export(store, tmp_path / "out.npz")
+    store.dispose()
+    with np.load(tmp_path / "out.npz") as f:
+        x = f["x"]
+    assert x.shape == (2, 280, 280) and cut.width < 280
+    assert np.array_equal(prepare(x[0]), prepare_bytes(sent[0]))
+    assert np.abs(prepare(x[1]) - prepare_bytes(sent[1])).max() < 0.05
+
+
+def png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
 
 
 def test_review_and_export_command_lines(url, tmp_path, capsys):

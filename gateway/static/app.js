@@ -73,15 +73,15 @@ async function predict() {
   }
   const strokes = pad.strokes.length;
   const reading = mode;
-  const size = pad.imageSize(); // the pixels the answer's boxes are in
+  const size = pad.imageSize(); // the whole image, in which the pad shows the answer's boxes
   const controller = new AbortController();
   inFlight = controller;
   // a plain timer rather than AbortSignal.timeout/any, which older phones lack
   const timeout = setTimeout(() => controller.abort(), TIMEOUT_MS);
   setState("pending");
-  const drawn = pad.pixelStrokes(); // in the pixels of the image sent, for a correction
   try {
-    const image = await pad.toBlob();
+    // the ink's part of the image, at `origin` in it, and the strokes in its pixels (for a correction)
+    const { blob: image, origin, strokes: drawn } = await pad.toBlob();
     const response = await fetch(reading === "number" ? "/api/number" : "/api/predict", {
       method: "POST",
       headers: { "Content-Type": "image/png" },
@@ -91,7 +91,7 @@ async function predict() {
     const body = await response.json().catch(() => null);
     if (inFlight !== controller) return; // a newer drawing has taken over
     if (reading === "number") {
-      if (response.ok && body?.digits) showNumber(body, strokes, size);
+      if (response.ok && body?.digits) showNumber(body, strokes, size, origin);
       else if (response.status < 500 && body?.error) showNumberRejected(body, strokes);
       else showUnavailable();
     } else if (response.ok && body?.verdict === "not_a_digit") showNotSure(body, strokes);
@@ -186,12 +186,17 @@ function showRejected(body, strokes) {
   announce.textContent = "অঙ্কটি পড়া গেল না। Could not read a digit.";
 }
 
-function showNumber(body, strokes, size) {
+function showNumber(body, strokes, size, [ox, oy]) {
   // "number" is null when some piece is no digit: ask about those pieces, and say what the model
   // would guess for each. The boxes on the pad show every piece's reading either way.
   setState(body.number === null ? "not-sure" : "done", strokes);
   clearAnswer();
-  showBoxes(boxes, body.digits, size);
+  // the answer's boxes are in the pixels of the part sent; the pad shows the whole image
+  const placed = body.digits.map((piece) => {
+    const [x0, y0, x1, y1] = piece.box;
+    return { ...piece, box: [x0 + ox, y0 + oy, x1 + ox, y1 + oy] };
+  });
+  showBoxes(boxes, placed, size);
   message.hidden = true;
   const sure = percent(body.confidence);
   if (body.number === null) {

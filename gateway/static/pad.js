@@ -7,6 +7,7 @@
 const PEN = 0.055; // pen width as a fraction of the height: 15 px on the 280 px image the model reads
 const INK = "#111";
 const PAPER = "#fff";
+const MARGIN = 2; // px of paper round the ink's anti-aliased edge in what toBlob sends
 
 export class Pad {
   constructor(canvas, { onStrokeStart = () => {}, onStrokeEnd = () => {} } = {}) {
@@ -123,28 +124,66 @@ export class Pad {
     return [box.height > 0 ? Math.max(1, Math.round((height * box.width) / box.height)) : height, height];
   }
 
-  // The strokes in the pixels of the image toBlob(height) makes, each point [x, y, t] with t in ms
-  // since the drawing's first point: what a correction sends along with that image.
-  pixelStrokes(height = 280) {
+  // The strokes in pixels of the image toBlob(height) makes (less its `origin` in the whole pad's
+  // image), each point [x, y, t] with t in ms since the drawing's first point: what a correction
+  // sends along with that image.
+  pixelStrokes(height = 280, [ox, oy] = [0, 0]) {
     const start = this.strokes[0]?.[0][2] ?? 0;
-    const tenth = (v) => Math.round(v * height * 10) / 10;
-    return this.strokes.map((stroke) => stroke.map(([x, y, t]) => [tenth(x), tenth(y), Math.round(t - start)]));
+    const tenth = (v) => Math.round(v * 10) / 10;
+    return this.strokes.map((stroke) =>
+      stroke.map(([x, y, t]) => [tenth(x * height - ox), tenth(y * height - oy), Math.round(t - start)]));
   }
 
-  // The drawing as the model should see it: dark ink on white, 280 px tall (a digit's pad: 280 × 280).
-  toBlob(height = 280) {
-    const [width] = this.imageSize(height);
-    const canvas = document.createElement("canvas");
-    canvas.width = width;
-    canvas.height = height;
-    const ctx = canvas.getContext("2d");
-    ctx.fillStyle = PAPER;
-    ctx.fillRect(0, 0, width, height);
-    drawStrokes(ctx, this.strokes, height);
-    return new Promise((resolve, reject) =>
-      canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("canvas export failed"))), "image/png"),
+  // The drawing as the model should see it, dark ink on white: the pad's image `height` px tall (a
+  // digit's pad: 280 × 280) cut to the ink and a margin of paper, and where that cut lies in the
+  // whole image, with the strokes in the part's pixels: {blob, origin: [x0, y0], strokes}. The
+  // preprocessing crops to the ink anyway and reads the background off the image's edges, which
+  // the margin keeps paper: the network's input is the whole image's to the bit, for fewer pixels
+  // to send and decode (docs/benchmarks.md). Taken as the strokes are now, whatever comes next.
+  async toBlob(height = 280) {
+    const box = inkBox(this.strokes, height, this.imageSize(height)[0]);
+    const origin = [box[0], box[1]];
+    const strokes = this.pixelStrokes(height, origin);
+    const canvas = render(this.strokes, height, box);
+    const blob = await new Promise((resolve, reject) =>
+      canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("canvas export failed"))), "image/png"),
     );
+    return { blob, origin, strokes };
   }
+}
+
+// Strokes drawn `height` px tall onto white, the part [x0, y0, x1, y1] of that image only. Whole
+// pixels only: a whole-pixel shift leaves every pixel's anti-aliasing as it was.
+export function render(strokes, height, [x0, y0, x1, y1]) {
+  const canvas = document.createElement("canvas");
+  canvas.width = x1 - x0;
+  canvas.height = y1 - y0;
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = PAPER;
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.translate(-x0, -y0);
+  drawStrokes(ctx, strokes, height);
+  return canvas;
+}
+
+// The box [x0, y0, x1, y1] of whole pixels that holds all ink of the strokes drawn `height` px tall,
+// with MARGIN px of paper round it, within the image (width × height). A curve stays inside its
+// points' hull and the pen reaches half its width beyond them.
+export function inkBox(strokes, height, width) {
+  let [left, top, right, bottom] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const [x, y] of strokes.flat()) {
+    [left, right] = [Math.min(left, x), Math.max(right, x)];
+    [top, bottom] = [Math.min(top, y), Math.max(bottom, y)];
+  }
+  if (left === Infinity) return [0, 0, width, height];
+  const reach = (PEN * height) / 2 + MARGIN;
+  const clamp = (v, hi) => Math.min(Math.max(v, 0), hi);
+  const box = [
+    clamp(Math.floor(left * height - reach), width), clamp(Math.floor(top * height - reach), height),
+    clamp(Math.ceil(right * height + reach), width), clamp(Math.ceil(bottom * height + reach), height),
+  ];
+  // strokes wholly off the image (a pointer dragged out of the pad) leave no box: send it all
+  return box[2] > box[0] && box[3] > box[1] ? box : [0, 0, width, height];
 }
 
 // Smooth strokes: a quadratic curve through the midpoints between reported positions, each
