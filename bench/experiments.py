@@ -65,6 +65,7 @@ def shipped(lab: Lab) -> dict:
             out["not_sure"] = beside(lab, urls, plan.not_sure_concurrencies, lab.no_digit_bodies,
                                      "no digit drawn", roles, ts)
             out["paired"] = paired(lab, urls)
+            out["limit_rounds"] = limit_rounds(lab, urls["direct"])
             out["profile"] = profiles(lab, ts, gw)
         out["gateway_sizes"] = gateway_sizes(lab, ts)
         out["workers"] = workers(lab, ts)
@@ -90,6 +91,23 @@ def paired(lab: Lab, urls: dict[str, str]) -> dict[str, dict]:
         lab.log(f"  paired, {plan.paired_rounds} rounds       c={c:<3} direct {pair['direct'].rps:7.1f} req/s "
                 f"p50 {pair['direct'].p50_ms:6.1f} ms; gateway {pair['gateway'].rps:7.1f} req/s "
                 f"p50 {pair['gateway'].p50_ms:6.1f} ms")
+    return out
+
+
+def limit_rounds(lab: Lab, direct: str) -> list[dict]:
+    """The in-process limit in two processes at once (batches of LIMIT_BATCH) and TorchServe direct
+    at the probe, in alternating rounds: two processes at once are what this host's neighbours slow
+    down most, and a limit measured minutes away from the load it judges moved by half between two
+    runs. Each round: the limit's images/s, then direct's req/s."""
+    plan, out = lab.plan, []
+    for _ in range(plan.paired_rounds):
+        limit = inprocess.two_processes(lab.bodies, [LIMIT_BATCH], plan.inprocess_seconds,
+                                        threads=lab.defaults["torch_threads"])[str(LIMIT_BATCH)]
+        served = lab.cell(direct, plan.probe, {}, seconds=plan.inprocess_seconds, label="direct, after the limit")
+        out.append({"limit_images_per_s": limit["images_per_s"], "direct_rps": served["rps"],
+                    "direct_errors": served["error_count"]})
+        lab.log(f"  limit round: two processes {limit['images_per_s']:7.1f} images/s, "
+                f"direct {served['rps']:7.1f} req/s")
     return out
 
 

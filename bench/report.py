@@ -101,14 +101,22 @@ def share(x: float | None, y: float | None) -> tuple[str, float | None]:
 
 
 def limit_rows(results: dict, direct: dict | None, probe: int) -> list[list[str]]:
-    """TorchServe direct against the handler called in-process: in two processes at once (judged),
-    and in one (context; the one-process table has it all)."""
+    """TorchServe direct against the handler called in-process: in two processes at once (judged:
+    pooled over the alternating rounds where they were measured, else the sweep's cell), and in one
+    (context; the one-process table has it all)."""
     rps = direct and direct["rps"]
-    two = results.get("in_process_two_processes", {}).get(str(LIMIT_BATCH))
-    text, r = share(rps, two["images_per_s"]) if two else ("not measured", None)
-    each = " + ".join(f1(p["images_per_s"]) for p in two["per_process"]) if two else ""
-    rows = [judged(f"TorchServe direct at c={probe} / in-process limit in two processes at once (both cores), "
-                   f"batch {LIMIT_BATCH}", f"{text}{f' ({each} images/s)' if each else ''}", r, SHARE_OF_LIMIT)]
+    what = (f"TorchServe direct at c={probe} / in-process limit in two processes at once (both cores), "
+            f"batch {LIMIT_BATCH}")
+    rounds = results.get("limit_rounds")
+    if rounds:
+        text, r = share(sum(x["direct_rps"] for x in rounds), sum(x["limit_images_per_s"] for x in rounds))
+        each = ", ".join(pct(ratio(x["direct_rps"], x["limit_images_per_s"]), 1) for x in rounds)
+        rows = [judged(f"{what}, {len(rounds)} alternating rounds", f"pooled {text}; rounds {each}", r, SHARE_OF_LIMIT)]
+    else:
+        two = results.get("in_process_two_processes", {}).get(str(LIMIT_BATCH))
+        text, r = share(rps, two["images_per_s"]) if two else ("not measured", None)
+        each = " + ".join(f1(p["images_per_s"]) for p in two["per_process"]) if two else ""
+        rows = [judged(what, f"{text}{f' ({each} images/s)' if each else ''}", r, SHARE_OF_LIMIT)]
     limit_batch, one = max(results["in_process"].items(), key=lambda kv: kv[1]["images_per_s"])
     rows.append([f"TorchServe direct at c={probe} / in-process limit in one process (its best, batch {limit_batch})",
                  share(rps, one["images_per_s"])[0], "reported", "–"])

@@ -181,6 +181,14 @@ def test_paired_rounds_are_kept_one_by_one(smoke):
 
 
 @pytest.mark.server
+def test_the_limit_and_direct_are_measured_in_alternating_rounds(smoke):
+    results, _ = smoke
+    rounds = results["limit_rounds"]
+    assert len(rounds) == results["meta"]["plan"]["paired_rounds"] > 1
+    assert all(r["limit_images_per_s"] > 0 and r["direct_rps"] > 0 and r["direct_errors"] == 0 for r in rounds)
+
+
+@pytest.mark.server
 def test_two_process_limit_runs_both_processes_at_once(smoke):
     results, _ = smoke
     two = results["in_process_two_processes"]
@@ -200,13 +208,14 @@ def test_acceptance_states_every_criterion_and_old_runs_still_render(smoke, tmp_
             if line.startswith("| ")}
     limit = next(r for k, r in rows.items() if "in two processes at once" in k)
     assert limit[1].count(" / ") == 1 and " %" in limit[1] and limit[3].strip(" |") in ("yes", "**no**")
+    assert limit[1].split("; rounds ")[1].count("%") == plan["paired_rounds"], limit
     p99 = next(r for k, r in rows.items() if k.startswith("p99 at c=8"))
     assert p99[2] == "aim ≤ 25 ms" and p99[3].strip(" |") in ("aim met", "aim missed")
     each = next(r for k, r in rows.items() if k.startswith("gateway / direct"))
     assert each[1].split("; rounds ")[1].split(";")[0].count("%") == plan["paired_rounds"], each
     # a run from before these were measured: the rows say so instead of failing
     old = json.loads(json.dumps(results))
-    for key in ("in_process_two_processes", "not_sure"):
+    for key in ("in_process_two_processes", "limit_rounds", "not_sure"):
         del old[key]
     for pair in old["paired"].values():
         del pair["rounds"]
