@@ -38,9 +38,9 @@ def drawing(image: bytes) -> np.ndarray:
     if max(gray.shape) > SIDE:
         return np.asarray(ImageOps.pad(Image.fromarray(gray), (SIDE, SIDE), color=background), dtype=np.uint8)
     # not scaled: the network's input stays the one the service computed (it ignores where the ink is)
-    h, w = gray.shape
-    out = np.full((SIDE, SIDE), background, dtype=np.uint8)
-    out[(SIDE - h) // 2 : (SIDE - h) // 2 + h, (SIDE - w) // 2 : (SIDE - w) // 2 + w] = gray
+    (h, w), out = gray.shape, np.full((SIDE, SIDE), background, dtype=np.uint8)
+    top, left = (SIDE - h) // 2, (SIDE - w) // 2
+    out[top : top + h, left : left + w] = gray
     return out
 
 
