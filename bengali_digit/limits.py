@@ -8,13 +8,18 @@ MAX_IMAGE_BYTES = 4 * 1024 * 1024  # an encoded image, however it is sent
 MAX_PIXELS = 4096 * 4096  # larger images are refused from their header, before decoding (decompression bombs)
 MAX_SIDE = 8192
 
-# Refusals of a correction (POST /api/feedback), never of a prediction: the image in one is refused
-# with the codes below, like any other.
+# Refusals of the strokes a number or a correction may come with (bengali_digit.strokes).
+STROKES_STATUS_BY_CODE = {
+    "bad_strokes": 400,
+    "too_many_points": 413,  # more strokes or points than a drawing has (bengali_digit.strokes.MAX_POINTS)
+}
+
+# Refusals of a correction (POST /api/feedback), never of a digit's prediction: the image in one is
+# refused with the codes below, like any other.
 FEEDBACK_STATUS_BY_CODE = {
     "bad_label": 400,  # the digit the person says they drew: missing, or not an integer 0-9
     "bad_feedback": 400,  # what the model said (predicted, probabilities, model_version) is malformed
-    "bad_strokes": 400,
-    "too_many_points": 413,  # more stroke points than a drawing has (feedback.submission.MAX_POINTS)
+    **STROKES_STATUS_BY_CODE,
 }
 
 # The HTTP status each refusal maps to; the code itself is what clients and metrics key on.

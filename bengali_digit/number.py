@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from bengali_digit import DIGITS, verdict
 from bengali_digit.limits import PreprocessError
 from bengali_digit.noise import check_strokes, label_pieces
 from bengali_digit.preprocess import INK_LEVEL, MIN_INK_PIXELS, ink_map, normalize_digit, to_gray
+from bengali_digit.strokes import Strokes
 
 MAX_DIGITS = 12
 MAX_SPAN = 6  # atoms one digit may be made of
@@ -34,6 +35,10 @@ MIN_CUT_GAP = 0.1  # cuts inside a wide piece are at least this many line height
 SHORT, SHORT_COST = 0.6, 2.0
 NARROW, NARROW_COST = 0.35, 3.0
 SPECK = 0.02  # pieces under this share of the line height in both sides are dots that join a neighbour
+# Strokes sent with the picture must reach this share of its ink, grown along the ink from their
+# centre lines by at most MAX_GROWTH pixels (a wide pen's half-width), or the picture alone is read.
+STROKES_COVER = 0.95
+MAX_GROWTH = 48
 
 # prepared (N, 28, 28) -> (calibrated digit probabilities (N, 10), is a digit (N,), digit score in [0, 1] (N,))
 Classify = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -55,8 +60,11 @@ class Atom:
         return int(self.xs.max())
 
 
-def atoms_of(ink: np.ndarray) -> tuple[list[Atom], float]:
-    """The ink's atoms, left to right, and the line height they were cut by."""
+def atoms_of(ink: np.ndarray, strokes: Strokes | None = None) -> tuple[list[Atom], float]:
+    """The ink's atoms, left to right, and the line height they were cut by. With the strokes it
+    was drawn in, each piece of ink is first split into its strokes, in the order they were drawn:
+    people write a number digit after digit, so touching digits part where one's strokes end and
+    the next one's begin, which no cut through the picture finds as well."""
     mask = ink >= INK_LEVEL
     if int(mask.sum()) < MIN_INK_PIXELS:
         raise PreprocessError("blank_image", "too little ink to read a number")
@@ -75,9 +83,19 @@ def atoms_of(ink: np.ndarray) -> tuple[list[Atom], float]:
         nearest = min(big, key=lambda b: abs((b.left + b.right) / 2 - p.xs.mean()))
         nearest.ys, nearest.xs = np.concatenate([nearest.ys, p.ys]), np.concatenate([nearest.xs, p.xs])
     merged = merge_overlapping(sorted(big, key=lambda p: p.left))
+    owner = stroke_owners(mask, strokes) if strokes else None
+    if owner is not None and np.count_nonzero(owner) < STROKES_COVER * np.count_nonzero(mask):
+        owner = None
     out: list[Atom] = []
     for p in merged:
-        out.extend(cut(p, line))
+        if owner is None:
+            out.extend(cut(p, line))
+            continue
+        which = owner[p.ys, p.xs]
+        # a digit's own strokes overlap left to right as its pieces do: merged back the same way
+        drawn = merge_overlapping([Atom(p.ys[which == k], p.xs[which == k]) for k in np.unique(which[which > 0])])
+        for a in drawn:
+            out.extend(cut(a, line))  # a stroke wider than a digit may still write two
     return out, line
 
 
@@ -118,6 +136,34 @@ def cut(piece: Atom, line: float) -> list[Atom]:
             if (m := (rel >= a) & (rel < b)).any()]
 
 
+def stroke_owners(mask: np.ndarray, strokes: Strokes) -> np.ndarray:
+    """Each ink pixel's stroke, numbered from 1 in the order drawn (0: paper, or ink no stroke
+    reaches): the strokes' centre lines grown through the ink a pixel a round, so that where strokes
+    cross or touch, a pixel goes to the stroke whose line is nearest along the ink."""
+    h, w = mask.shape
+    lines = Image.new("I", (w, h), 0)
+    draw = ImageDraw.Draw(lines)
+    for k, stroke in enumerate(strokes, start=1):
+        # points far off the picture would overflow Pillow's integer coordinates
+        points = [(min(max(x, -1.0), w + 1.0), min(max(y, -1.0), h + 1.0)) for x, y, *_ in stroke]
+        draw.line(points, fill=k) if len(points) > 1 else draw.point(points, fill=k)
+    owner = np.asarray(lines, dtype=np.int32) * mask
+    for _ in range(MAX_GROWTH):
+        free = mask & (owner == 0)
+        if not free.any():
+            break
+        grown = owner.copy()
+        # a free pixel takes the largest number among its four neighbours: the later stroke, on a tie
+        grown[1:][free[1:]] = np.maximum(grown[1:], owner[:-1])[free[1:]]
+        grown[:-1][free[:-1]] = np.maximum(grown[:-1], owner[1:])[free[:-1]]
+        grown[:, 1:][free[:, 1:]] = np.maximum(grown[:, 1:], owner[:, :-1])[free[:, 1:]]
+        grown[:, :-1][free[:, :-1]] = np.maximum(grown[:, :-1], owner[:, 1:])[free[:, :-1]]
+        if np.array_equal(grown, owner):
+            break
+        owner = grown
+    return owner
+
+
 def candidate_image(ink: np.ndarray, atoms: list[Atom]) -> tuple[np.ndarray, list[int]]:
     """The ink of these atoms alone, cropped, and its box [x0, y0, x1, y1] (x1, y1 exclusive)."""
     ys = np.concatenate([a.ys for a in atoms])
@@ -136,23 +182,28 @@ def candidate_image(ink: np.ndarray, atoms: list[Atom]) -> tuple[np.ndarray, lis
     return crop, [x0, y0, x1, y1]
 
 
-def segment(ink: np.ndarray) -> tuple[list[Atom], float, list[tuple[int, int]]]:
+def segment(ink: np.ndarray, strokes: Strokes | None = None) -> tuple[list[Atom], float, list[tuple[int, int]]]:
     """(atoms, line height, candidate digits as spans [i, j) of atoms): every run of up to MAX_SPAN
     neighbouring atoms no wider than MAX_WIDTH line heights, and every atom alone."""
-    atoms, line = atoms_of(ink)
+    atoms, line = atoms_of(ink, strokes)
+
+    def width(i: int, j: int) -> int:  # strokes in the order drawn need not go left to right
+        return max(a.right for a in atoms[i:j]) - min(a.left for a in atoms[i:j]) + 1
+
     spans = [(i, j) for i in range(len(atoms)) for j in range(i + 1, min(len(atoms), i + MAX_SPAN) + 1)
-             if atoms[j - 1].right - atoms[i].left + 1 <= MAX_WIDTH * line or j == i + 1]
+             if width(i, j) <= MAX_WIDTH * line or j == i + 1]
     return atoms, line, spans
 
 
-def read_number(image: Image.Image | np.ndarray, classify: Classify) -> dict:
-    """The number in `image` (the handler's answer). Raises PreprocessError for no ink, noise, or
-    more than MAX_DIGITS digits."""
+def read_number(image: Image.Image | np.ndarray, classify: Classify, strokes: Strokes | None = None) -> dict:
+    """The number in `image` (the handler's answer), read better when the `strokes` it was drawn
+    with come along, in its pixels and the order drawn (`atoms_of`). Raises PreprocessError for no
+    ink, noise, or more than MAX_DIGITS digits."""
     gray = to_gray(image)
     if gray.ndim != 2 or min(gray.shape) < 2:
         raise PreprocessError("bad_shape", f"image of shape {gray.shape} is too small to hold a number")
     ink = ink_map(gray)
-    atoms, line, spans = segment(ink)
+    atoms, line, spans = segment(ink, strokes)
     crops = [candidate_image(ink, atoms[i:j]) for i, j in spans]
     prepared = np.zeros((len(crops), 28, 28), dtype=np.float32)
     readable = np.ones(len(crops), dtype=bool)
@@ -179,7 +230,7 @@ def read_number(image: Image.Image | np.ndarray, classify: Classify) -> dict:
         k = best[j][1]
         chosen.append(k)
         j = spans[k][0]
-    chosen.reverse()
+    chosen.sort(key=lambda k: crops[k][1][0] + crops[k][1][2])  # left to right, whatever the order drawn
     if len(chosen) > MAX_DIGITS:
         raise PreprocessError("too_many_digits", f"read {len(chosen)} digits; at most {MAX_DIGITS} in one number")
     digits = [{**verdict.reading(probs[k].tolist(), bool(is_digit[k])), "box": crops[k][1]} for k in chosen]

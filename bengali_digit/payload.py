@@ -1,7 +1,8 @@
 """What a client may send for one prediction -> the image's bytes.
 
 Accepted: raw image bytes (any content type, or one multipart field), a JSON object
-`{"image": "<data URL or base64>"}`, or a data URL / base64 string as a text body.
+`{"image": "<data URL or base64>"}` (for a number, optionally with the `"strokes"` it was drawn in),
+or a data URL / base64 string as a text body.
 TorchServe has already parsed JSON and decoded text bodies by the time a handler sees them, so
 each form arrives here as bytes, str or dict.
 """
@@ -13,6 +14,7 @@ import binascii
 import json
 
 from bengali_digit.limits import MAX_IMAGE_BYTES, PreprocessError
+from bengali_digit.strokes import Strokes, parse_strokes
 
 FIELD_NAMES = ("data", "body", "image", "file")  # where TorchServe or a multipart form puts the payload
 
@@ -28,39 +30,54 @@ def request_body(row: dict) -> object:
     raise PreprocessError("empty_input", "the request carried no image data")
 
 
+def drawing(body: object) -> tuple[bytes, Strokes | None]:
+    """Raw image bytes and the strokes sent with them (None when none were, or the body is no JSON
+    object) from any accepted form of payload; PreprocessError for anything else."""
+    body = decoded(body)
+    if isinstance(body, dict):
+        return image_bytes(body), parse_strokes(body.get("strokes"))
+    return image_bytes(body), None
+
+
 def image_bytes(body: object) -> bytes:
     """Raw image bytes from any accepted form of payload; PreprocessError for anything else."""
+    body = decoded(body)
     if isinstance(body, dict):
         if "image" not in body:
             raise PreprocessError("missing_image", 'JSON body needs an "image" field holding a data URL or base64')
         if not isinstance(body["image"], str):
             raise PreprocessError("bad_request", '"image" must be a string holding a data URL or base64')
         return from_text(body["image"])
-    if isinstance(body, (bytes, bytearray)):
-        body = bytes(body)
-        check_size(len(body))
-        head = body[:64].lstrip()
-        if head.startswith((b"{", b"data:")):  # JSON or a data URL sent with an image or binary type
-            try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError:
-                raise PreprocessError("bad_request", "body is neither an image nor UTF-8 text") from None
-            return image_bytes(text)
+    if isinstance(body, bytes):
         if not body:
             raise PreprocessError("empty_input", "the request body is empty")
         return body
     if isinstance(body, str):
-        text = body.strip()
-        if text.startswith("{"):
-            try:
-                parsed = json.loads(text)
-            except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
-                raise PreprocessError("bad_request", "body looks like JSON but does not parse") from None
-            if not isinstance(parsed, dict):
-                raise PreprocessError("bad_request", 'JSON body must be an object with an "image" field')
-            return image_bytes(parsed)
-        return from_text(text)
+        return from_text(body)
     raise PreprocessError("bad_request", 'JSON body must be an object with an "image" field')
+
+
+def decoded(body: object) -> object:
+    """The body as a JSON object (dict), text (str) or raw bytes: JSON and data URLs arrive as bytes
+    when sent with an image or binary type, and JSON as text when sent as text."""
+    if isinstance(body, (bytes, bytearray)):
+        body = bytes(body)
+        check_size(len(body))
+        if not body[:64].lstrip().startswith((b"{", b"data:")):
+            return body
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PreprocessError("bad_request", "body is neither an image nor UTF-8 text") from None
+    if isinstance(body, str) and body.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(body)
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+            raise PreprocessError("bad_request", "body looks like JSON but does not parse") from None
+        if not isinstance(parsed, dict):
+            raise PreprocessError("bad_request", 'JSON body must be an object with an "image" field')
+        return parsed
+    return body
 
 
 def from_text(text: str) -> bytes:

@@ -1,6 +1,7 @@
 """POST /api/predict (one digit) and POST /api/number (a number): the handler's input formats,
 checked for size and type here, then forwarded to TorchServe's digit or number model as plain image
-bytes; its answer (or its 4xx JSON) comes back as is."""
+bytes (a number's with the strokes it was drawn in, when sent); its answer (or its 4xx JSON) comes
+back as is."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 
 from bengali_digit.limits import PreprocessError, check_size
 from bengali_digit.payload import image_bytes
+from bengali_digit.strokes import Strokes, parse_strokes
 from gateway.metrics import metrics
 from gateway.upstream import Answer, client
 
@@ -32,9 +34,9 @@ def predict():
 
 @bp.post("/number")
 def number():
-    """One picture of a number -> TorchServe's answer, unchanged: {"number", "bengali",
-    "confidence", "digits": [{"verdict", "digit", "bengali", "best_guess", "confidence", "box"}, ...],
-    "model_version"}, or its 4xx JSON."""
+    """One picture of a number (in JSON, optionally with its "strokes") -> TorchServe's answer,
+    unchanged: {"number", "bengali", "confidence", "digits": [{"verdict", "digit", "bengali",
+    "best_guess", "confidence", "box"}, ...], "model_version"}, or its 4xx JSON."""
     answer = forward("number")
     return jsonify(answer.body), answer.status
 
@@ -43,7 +45,8 @@ def forward(kind: str) -> Answer:
     """The request's image, read and checked, and the answer of TorchServe's model for `kind`."""
     image = read_image(request)
     check_image(image)
-    return client().predict(image, kind)
+    strokes = read_strokes(request) if kind == "number" else None
+    return client().predict(image, kind, strokes)
 
 
 @bp.after_request
@@ -74,6 +77,12 @@ def read_image(req: Request) -> bytes:
     raise PreprocessError("unsupported_media_type",
                           f"content type {mimetype!r} is not accepted: send image bytes, JSON "
                           '{"image": "<data URL>"}, a data URL as text, or a multipart file')
+
+
+def read_strokes(req: Request) -> Strokes | None:
+    """The strokes of a JSON body, checked; None for any other body (read_image has read it)."""
+    body = json_body(req) if req.mimetype == "application/json" else None
+    return parse_strokes(body.get("strokes")) if isinstance(body, dict) else None
 
 
 def json_body(req: Request) -> object:

@@ -9,6 +9,7 @@ TorchServe."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from flask import Flask, current_app
 from PIL import Image, ImageDraw
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, ProtocolError, ReadTimeoutError
 
+from bengali_digit.strokes import Strokes
 from gateway.metrics import Metrics
 
 
@@ -60,12 +62,17 @@ class TorchServeClient:
             url, maxsize=pool_size, block=False, retries=False,
             timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout))
 
-    def predict(self, image: bytes, kind: str = "digit") -> Answer:
-        """TorchServe's answer to one image from the model for `kind`: 200 with the prediction or the
-        handler's own 4xx JSON. Anything else (down, slow, no worker, not JSON) raises Unavailable."""
+    def predict(self, image: bytes, kind: str = "digit", strokes: Strokes | None = None) -> Answer:
+        """TorchServe's answer to one image (with the strokes it was drawn in, if any) from the model
+        for `kind`: 200 with the prediction or the handler's own 4xx JSON. Anything else (down, slow,
+        no worker, not JSON) raises Unavailable."""
+        if strokes is None:  # the plain bytes: nothing to encode or parse on either side
+            body, content_type = image, "application/octet-stream"
+        else:
+            body = json.dumps({"image": base64.b64encode(image).decode("ascii"), "strokes": strokes})
+            content_type = "application/json"
         try:
-            r = self.pool.urlopen("POST", self.predictions[kind], body=image,
-                                  headers={"Content-Type": "application/octet-stream"})
+            r = self.pool.urlopen("POST", self.predictions[kind], body=body, headers={"Content-Type": content_type})
         except NewConnectionError:  # before ConnectTimeoutError, of which it is a subclass
             raise self.fail("connect") from None
         except ConnectTimeoutError:

@@ -26,7 +26,7 @@ from ts.torch_handler.base_handler import BaseHandler
 from bengali_digit import network, verdict
 from bengali_digit.limits import PreprocessError
 from bengali_digit.number import read_number
-from bengali_digit.payload import image_bytes, request_body
+from bengali_digit.payload import drawing, image_bytes, request_body
 from bengali_digit.preprocess import decode_pixels, prepare
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,12 @@ def sent_image(row: dict):
     return decode_pixels(image_bytes(request_body(row)))
 
 
+def sent_number(row: dict):
+    """The decoded image of one request for a number, and the strokes it was drawn in, if sent."""
+    data, strokes = drawing(request_body(row))
+    return decode_pixels(data), strokes
+
+
 class BengaliDigitHandler(BaseHandler):
     """BaseHandler's own handle() runs preprocess -> inference -> postprocess and sends HandlerTime;
     between the steps each request is either its work so far or the error JSON it will get."""
@@ -89,13 +95,13 @@ class BengaliDigitHandler(BaseHandler):
                     weights.name, threads, self.temperature, self.score_method, self.threshold)
 
     def preprocess(self, data: list[dict]) -> list[Outcome]:
-        """Each request's image, decoded (and for a digit, prepared), or its error."""
+        """Each request's image, decoded (a digit's prepared, a number's with its strokes), or its error."""
         t0 = time.perf_counter()
         for idx in range(len(data)):
             self.context.set_response_content_type(idx, "application/json")
             # lets operators (and the tests) see dynamic batching at work
             self.context.set_response_header(idx, "X-Batch-Size", str(len(data)))
-        step = sent_image if self.task == "number" else (lambda row: prepare(sent_image(row)))
+        step = sent_number if self.task == "number" else (lambda row: prepare(sent_image(row)))
         outcomes = [self.attempt(idx, lambda row=row: step(row)) for idx, row in enumerate(data)]
         self.record("PreprocessTime", (time.perf_counter() - t0) * 1000, self.dims(), MetricTypes.GAUGE)
         return outcomes
@@ -104,8 +110,8 @@ class BengaliDigitHandler(BaseHandler):
         """A digit batch goes through the network at once; each number reads its own candidates."""
         t0 = time.perf_counter()
         if self.task == "number":
-            outcomes = [self.attempt(idx, lambda image=image: read_number(image, self.classify)) if ok else (image, ok)
-                        for idx, (image, ok) in enumerate(outcomes)]
+            outcomes = [self.attempt(idx, lambda sent=sent: read_number(sent[0], self.classify, sent[1])) if ok
+                        else (sent, ok) for idx, (sent, ok) in enumerate(outcomes)]
         else:
             slots = [idx for idx, (_, ok) in enumerate(outcomes) if ok]
             if not slots:

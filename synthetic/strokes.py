@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from skimage.morphology import skeletonize
 
-from synthetic.digit_images import CANVAS, render_digit
+from synthetic.digit_images import CANVAS, bengali_fonts, render_digit
 
 Stroke = list[tuple[float, float]]
 NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
@@ -20,6 +20,15 @@ def font_strokes(digit: int, font: Path, glyph_px: int = 220, step: int = 4) -> 
     """The digit's skeleton traced into polylines, every `step`-th pixel kept."""
     ink = np.asarray(render_digit(digit, font, glyph_px)) < 128
     return [[*path[::step], path[-1]] for path in trace(skeletonize(ink)) if len(path) >= 6]
+
+
+def font_numbers(regime: str, count: int, lengths: tuple[int, ...] = (2, 3, 4), seed: int = 0) -> list:
+    """`count` numbers of `regime` composed by the validation's generator (training/numbers.py) from
+    every Bengali font's digits traced into strokes, each with the strokes it was drawn in."""
+    from training import numbers  # training's generator, imported only where numbers are made
+
+    source = [(d, font_strokes(d, font)) for font in bengali_fonts() for d in range(10)]
+    return list(numbers.generate(source, count, seed=seed, regimes=[regime], lengths=list(lengths)))
 
 
 def trace(skeleton: np.ndarray) -> list[Stroke]:

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import event, text
 
 from bengali_digit.limits import FEEDBACK_STATUS_BY_CODE, MAX_IMAGE_BYTES
+from bengali_digit.strokes import MAX_POINTS, MAX_STROKES
 from feedback import settings
 from feedback.migrate import upgrade
-from feedback.submission import MAX_POINTS, MAX_STROKES
 from gateway import create_app
 from gateway.ratelimit import SlidingWindow
 from gateway.upstream import Answer

@@ -1,7 +1,10 @@
 """Whole numbers: `bengali_digit.number` in-process on numbers rendered from Bengali fonts (spaced,
-tight, a touching pair), its errors, and the `bengali_number` model through a real TorchServe."""
+tight, a touching pair), touching numbers read with the strokes they were drawn in, its errors, and
+the `bengali_number` model through a real TorchServe."""
 
 from __future__ import annotations
+
+import base64
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ from bengali_digit.catalog import NUMBER_MODEL_NAME
 from bengali_digit.limits import PreprocessError
 from bengali_digit.number import MAX_DIGITS, read_number
 from synthetic.digit_images import bengali_fonts, png_bytes
+from synthetic.strokes import font_numbers
 from training.evaluate import Served
 
 FONTS = bengali_fonts()
@@ -77,6 +81,40 @@ def test_a_touching_pair_is_split(served):
     assert right >= len(FONTS) // 2
 
 
+@pytest.fixture(scope="module")
+def touching():
+    """Font digits traced into strokes and composed as the validation composes numbers, their ink
+    boxes overlapping by up to 15 % of the height (strokes may cross)."""
+    return font_numbers("touching", 60)
+
+
+def test_strokes_part_touching_digits(served, touching):
+    """Where cuts through the picture part touching digits badly, the strokes they were drawn in,
+    digit after digit, part them where one digit's strokes end."""
+    with_strokes = [read_number(n.image, served.classify, n.strokes)["number"] == n.label for n in touching]
+    pictures = [read_number(n.image, served.classify)["number"] == n.label for n in touching]
+    print(f"touching font numbers read right: {sum(with_strokes)} with strokes, {sum(pictures)} from pictures")
+    assert sum(with_strokes) >= 0.9 * len(touching) and sum(with_strokes) >= sum(pictures)
+
+
+def test_strokes_in_any_order_give_the_digits_left_to_right(served, touching):
+    """A person may go back and finish a digit: the answer is still read left to right."""
+    for n in touching[:10]:
+        want = read_number(n.image, served.classify, n.strokes)
+        again = read_number(n.image, served.classify, n.strokes[::-1])
+        assert [d["box"][0] for d in again["digits"]] == sorted(d["box"][0] for d in again["digits"])
+        if want["number"] == n.label:
+            assert again["number"] == n.label, (n.label, again["number"])
+
+
+def test_strokes_that_miss_the_ink_are_ignored(served, touching):
+    """Strokes that do not match the picture (another drawing's, shifted away) cannot make the
+    reading worse than the picture's alone."""
+    for n in touching[:5]:
+        shifted = [[(x + 5000, y) for x, y in stroke] for stroke in n.strokes]
+        assert read_number(n.image, served.classify, shifted) == read_number(n.image, served.classify)
+
+
 def test_errors_name_the_problem(served):
     with pytest.raises(PreprocessError) as err:
         read_number(Image.new("L", (600, 200), 255), served.classify)
@@ -98,6 +136,30 @@ def test_bengali_number_through_torchserve(torchserve):
     for d, want in zip(body["digits"], boxes, strict=True):
         assert set(d) == {"verdict", "digit", "bengali", "best_guess", "confidence", "box"}
         assert abs(d["box"][0] - want[0]) <= 3 and abs(d["box"][2] - want[2]) <= 3
+
+
+def with_strokes(n, strokes=None) -> dict:
+    """A composed number as the page sends it: JSON with the PNG and the strokes it was drawn in."""
+    png = base64.b64encode(png_bytes(Image.fromarray(n.image))).decode()
+    return {"image": f"data:image/png;base64,{png}",
+            "strokes": [[list(p) for p in s] for s in n.strokes] if strokes is None else strokes}
+
+
+def test_strokes_through_torchserve(torchserve, touching):
+    url = f"{torchserve.inference}/predictions/{NUMBER_MODEL_NAME}"
+    n = touching[0]
+    r = requests.post(url, json=with_strokes(n), timeout=30)
+    assert r.status_code == 200 and r.json()["number"] == n.label, (n.label, r.text)
+
+
+@pytest.mark.parametrize(("strokes", "status", "code"), [
+    ("M 0 0 L 10 10", 400, "bad_strokes"), ([[]], 400, "bad_strokes"), ([[[1.0, "2"]]], 400, "bad_strokes"),
+    ([[[1.0, 2.0]]] * 101, 413, "too_many_points"), ([[[1.0, 2.0]] * 10_001], 413, "too_many_points"),
+])
+def test_bad_strokes_are_refused_by_name(torchserve, touching, strokes, status, code):
+    url = f"{torchserve.inference}/predictions/{NUMBER_MODEL_NAME}"
+    r = requests.post(url, json=with_strokes(touching[0], strokes), timeout=30)
+    assert r.status_code == status and r.json()["error"] == code, r.text
 
 
 @pytest.mark.parametrize(("data", "status", "code"), [(b"", 400, "empty_input"), (b"not an image", 415, "not_an_image"),

@@ -1,9 +1,11 @@
 """Whole-number accuracy of the number reader (bengali_digit.number) with the served digit model, on
 numbers composed from canvas_val's pen strokes (training/numbers.py): per spacing regime, per
 length, overall. A number is right only if every digit is read and the string equals the label; a
-"not sure" digit or a refusal (PreprocessError) counts as wrong.
+"not sure" digit or a refusal (PreprocessError) counts as wrong. Each number is read as the page sends
+it, the picture with the strokes it was drawn in, or with --pictures-only as a picture alone (what a
+client that keeps no strokes sends).
 
-    python -m training.evaluate_numbers [--per-regime 300] [--seed 0] [--src 0|1] [--out runs/numbers.json]
+    python -m training.evaluate_numbers [--per-regime 300] [--seed 0] [--src 0|1] [--pictures-only] [--out F]
 
 A failure is listed with its regime, index and seed: `numbers.number_at(drawings, regime, index,
 seed)` makes it again (with the same --strokes and --src).
@@ -28,10 +30,10 @@ STROKES_FILE = "canvas_val_strokes.json"
 MAX_FAILURES = 30  # listed per regime: enough to look at, not the whole set
 
 
-def read(number: numbers.Number, served: Served) -> tuple[str | None, str | None]:
+def read(number: numbers.Number, served: Served, strokes: bool = True) -> tuple[str | None, str | None]:
     """(the digit string read or None when a digit is "not sure", the refusal's code or None)."""
     try:
-        return read_number(number.image, served.classify)["number"], None
+        return read_number(number.image, served.classify, number.strokes if strokes else None)["number"], None
     except PreprocessError as e:  # blank, noise, too many digits: wrong, but counted apart
         return None, e.code
 
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--per-regime", type=int, default=300, help="numbers per regime, lengths 1-6 evenly (default: 300)")
     p.add_argument("--seed", type=int, default=0, help="the set; another seed is another held-out set (default: 0)")
     p.add_argument("--src", type=int, choices=(0, 1), help="strokes redrawn from 0 = ISI, 1 = NumtaDB (default: both)")
+    p.add_argument("--pictures-only", action="store_true", help="read the pictures without their strokes")
     p.add_argument("--weights", type=Path, default=WEIGHTS, help="(default: weights/bengali_digit.pt)")
     p.add_argument("--out", type=Path, default=Path("runs/numbers.json"), help="(default: runs/numbers.json)")
     args = p.parse_args(argv)
@@ -87,11 +90,12 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     index: dict[str, int] = defaultdict(int)
     for number in tqdm(made, total=total, desc="reading numbers"):
-        answer, refused = read(number, served)
+        answer, refused = read(number, served, strokes=not args.pictures_only)
         rows.append({"label": number.label, "read": answer, "refused": refused, "regime": number.regime,
                      "length": number.length, "index": index[number.regime], "seed": args.seed})
         index[number.regime] += 1
     result = {"strokes": str(args.strokes), "src": args.src, "seed": args.seed, "numbers_per_regime": args.per_regime,
+              "read_from": "pictures" if args.pictures_only else "pictures and strokes",
               **summarize(rows)}
     print_summary(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -49,6 +49,7 @@ class Number:
     pen: float
     height: float
     gaps: list[float] = field(default_factory=list)
+    strokes: list[list[tuple[float, float]]] = field(default_factory=list)  # centre lines as drawn, in order
 
 
 def load_strokes(path: Path, src: int | None = None) -> list[tuple[int, list[Stroke]]]:
@@ -119,7 +120,7 @@ def compose(drawings: list[tuple[int, list[np.ndarray]]], length: int, regime: s
     image = np.rint(PAPER - ink * (PAPER - INK)).astype(np.uint8)
     return Number(image=image, label="".join(str(label) for label, _ in picks), regime=regime, length=length,
                   boxes=[[math.floor(b[0]), math.floor(b[1]), math.ceil(b[2]), math.ceil(b[3])] for b in boxes],
-                  pen=float(pen), height=float(height), gaps=[float(g) for g in gaps])
+                  pen=float(pen), height=float(height), gaps=[float(g) for g in gaps], strokes=strokes)
 
 
 def number_at(drawings: list[tuple[int, list[np.ndarray]]], regime: str, index: int, seed: int,

@@ -5,7 +5,7 @@
 // pad with its reading, and the number in Bengali and Latin digits. Under every answer, the model's
 // version and the question whether it was right (feedback.js).
 import { Feedback } from "./feedback.js";
-import { Pad } from "./pad.js";
+import { Pad, dataURL, fitStrokes } from "./pad.js";
 import { DIGITS, bengali, clearBoxes, notSureQuestion, showBoxes } from "./number.js";
 
 const DEBOUNCE_MS = 250; // wait this long after a stroke: the next stroke often follows at once
@@ -82,10 +82,15 @@ async function predict() {
   try {
     // the ink's part of the image, at `origin` in it, and the strokes in its pixels (for a correction)
     const { blob: image, origin, strokes: drawn } = await pad.toBlob();
+    // a number goes with the strokes it was drawn in, by which the model parts touching digits
+    const sent = reading === "number"
+      ? { type: "application/json",
+          body: JSON.stringify({ image: await dataURL(image), strokes: fitStrokes(drawn) }) }
+      : { type: "image/png", body: image };
     const response = await fetch(reading === "number" ? "/api/number" : "/api/predict", {
       method: "POST",
-      headers: { "Content-Type": "image/png" },
-      body: image,
+      headers: { "Content-Type": sent.type },
+      body: sent.body,
       signal: controller.signal,
     });
     const body = await response.json().catch(() => null);

@@ -10,10 +10,9 @@
 // focus back to that button; Backspace does nothing here: undoing a stroke would throw away the
 // answer being corrected (Ctrl+Z still undoes).
 import { bengali, markBox } from "./number.js";
+import { dataURL, fitStrokes } from "./pad.js";
 
 const TIMEOUT_MS = 10000;
-const MAX_STROKES = 100; // what POST /api/feedback keeps (feedback/submission.py); a longer drawing's
-const MAX_POINTS = 10000; // strokes are thinned to fit, or left out
 
 const MESSAGES = {
   thanks: ["ধন্যবাদ!", "Thanks, noted."],
@@ -231,7 +230,7 @@ async function correction(answer, piece, label, predicted) {
   const common = { label, predicted, model_version: body.model_version ?? null };
   if (piece < 0) {
     return { ...common, image: await dataURL(drawing.image), probabilities: body.probabilities ?? null,
-      strokes: fit(drawing.strokes) };
+      strokes: fitStrokes(drawing.strokes) };
   }
   const [x0, y0, x1, y1] = body.digits[piece].box.map(Math.round);
   const margin = Math.round(Math.max(8, 0.15 * Math.max(x1 - x0, y1 - y0)));
@@ -240,19 +239,10 @@ async function correction(answer, piece, label, predicted) {
   const strokes = drawing.strokes
     .filter((stroke) => 2 * stroke.filter(inside).length >= stroke.length)
     .map((stroke) => stroke.map(([x, y, t]) => [tenth(x - area[0]), tenth(y - area[1]), t]));
-  return { ...common, image: await crop(drawing.image, area), strokes: fit(strokes) };
+  return { ...common, image: await crop(drawing.image, area), strokes: fitStrokes(strokes) };
 }
 
 const tenth = (v) => Math.round(v * 10) / 10;
-
-function dataURL(blob) {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(reader.result);
-    reader.onerror = () => reject(reader.error);
-    reader.readAsDataURL(blob);
-  });
-}
 
 // The part [x0, y0, x1, y1] of a PNG, as a PNG data URL, white where it lies outside the image.
 async function crop(blob, [x0, y0, x1, y1]) {
@@ -266,16 +256,6 @@ async function crop(blob, [x0, y0, x1, y1]) {
   ctx.drawImage(bitmap, -x0, -y0);
   bitmap.close();
   return canvas.toDataURL("image/png");
-}
-
-// Strokes within the API's bounds: every k-th point (and each stroke's last) past MAX_POINTS; none
-// past MAX_STROKES (they are optional).
-function fit(strokes) {
-  if (!strokes.length || strokes.length > MAX_STROKES) return undefined;
-  const points = strokes.reduce((n, stroke) => n + stroke.length, 0);
-  if (points <= MAX_POINTS) return strokes;
-  const k = Math.ceil(points / (MAX_POINTS - 2 * strokes.length));
-  return strokes.map((stroke) => stroke.filter((_, i) => i % k === 0 || i === stroke.length - 1));
 }
 
 // Bangla, then English in a span of its own (as everywhere on the page).

@@ -8,6 +8,8 @@ const PEN = 0.055; // pen width as a fraction of the height: 15 px on the 280 px
 const INK = "#111";
 const PAPER = "#fff";
 const MARGIN = 2; // px of paper round the ink's anti-aliased edge in what toBlob sends
+const MAX_STROKES = 100; // what the API reads along with a number or keeps with a correction
+const MAX_POINTS = 10000; // (bengali_digit/strokes.py): a longer drawing's strokes are thinned to fit, or left out
 
 export class Pad {
   constructor(canvas, { onStrokeStart = () => {}, onStrokeEnd = () => {} } = {}) {
@@ -150,6 +152,25 @@ export class Pad {
     );
     return { blob, origin, strokes };
   }
+}
+
+// Strokes within the API's bounds: every k-th point (and each stroke's last) past MAX_POINTS; none
+// past MAX_STROKES (they are optional).
+export function fitStrokes(strokes) {
+  if (!strokes.length || strokes.length > MAX_STROKES) return undefined;
+  const points = strokes.reduce((n, stroke) => n + stroke.length, 0);
+  if (points <= MAX_POINTS) return strokes;
+  const k = Math.ceil(points / (MAX_POINTS - 2 * strokes.length));
+  return strokes.map((stroke) => stroke.filter((_, i) => i % k === 0 || i === stroke.length - 1));
+}
+
+export function dataURL(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
 }
 
 // Strokes drawn `height` px tall onto white, the part [x0, y0, x1, y1] of that image only. Whole
