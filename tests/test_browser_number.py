@@ -1,9 +1,10 @@
 """The drawing page's Number mode in Debian's Chromium, driven by Playwright against the running
-stack: numbers written digit by digit (spaced, touching, with a piece that is no digit), each digit
+stack: numbers written digit by digit (spaced, touching, overlapping, with a piece that is no digit), each digit
 boxed where it was drawn, on a desktop and a phone; the mode kept in the URL and left again."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -122,6 +123,20 @@ def test_number_mode_with_the_mouse(desktop):
     three = font_strokes(3, FONT)
     desktop.draw(three)
     assert desktop.result(len(three))["bengali"] == DIGITS[3]
+    assert desktop.errors == [] and set(desktop.statuses) == {200}
+
+
+def test_overlapping_digits_are_parted_by_their_strokes(desktop):
+    """Digits whose inks overlap by a tenth of their height, strokes crossing: the page sends the
+    strokes with the picture, and each digit comes back boxed on its own ink, as if spaced."""
+    sent: list[dict] = []
+    desktop.page.on("request", lambda r: r.url.endswith("/api/number") and sent.append(json.loads(r.post_data)))
+    desktop.number_mode()
+    digits = place(SPACED, -16)
+    check_number(desktop, SPACED, digits)
+    last = sent[-1]
+    assert last["image"].startswith("data:image/png;base64,")
+    assert len(last["strokes"]) == sum(len(d) for d in digits)
     assert desktop.errors == [] and set(desktop.statuses) == {200}
 
 
