@@ -1,9 +1,10 @@
 """A picture of a handwritten number -> its digits, left to right, each read by the digit network.
 
 Over-segmentation and the best path by recognition score: the ink's 8-connected pieces (a digit
-drawn in several strokes is merged back by how its pieces overlap left to right), pieces wider than
-a digit are cut at the thin columns between touching digits, and every run of up to MAX_SPAN
-neighbouring atoms is a candidate digit. Each candidate goes through the digit model's own
+drawn in several strokes is merged back by how its pieces overlap left to right), pieces that may
+hold touching digits split into the strokes they were drawn in when those came with the picture,
+pieces wider than a digit cut at the thin columns between touching digits, and every run of up to
+MAX_SPAN neighbouring atoms is a candidate digit. Each candidate goes through the digit model's own
 preprocessing (`preprocess.normalize_digit`) and the network; dynamic programming picks the split
 whose candidates are most surely digits. A half-digit tends to score low on "is a digit" (the
 "not sure" output), which is what keeps a touching pair from being read as three or four digits.
@@ -38,6 +39,9 @@ SPECK = 0.02  # pieces under this share of the line height in both sides are dot
 # Strokes sent with the picture must reach this share of its ink, grown along the ink from their
 # centre lines by at most MAX_GROWTH pixels (a wide pen's half-width), or the picture alone is read.
 STROKES_COVER = 0.95
+# Only a piece wider than this many line heights can hold two digits and is split into its strokes:
+# a narrower one split so would offer a digit's half-strokes as candidates (docs/model-card.md, Numbers).
+SPLIT_WIDTH = 0.8
 MAX_GROWTH = 48
 
 # prepared (N, 28, 28) -> (calibrated digit probabilities (N, 10), is a digit (N,), digit score in [0, 1] (N,))
@@ -62,9 +66,9 @@ class Atom:
 
 def atoms_of(ink: np.ndarray, strokes: Strokes | None = None) -> tuple[list[Atom], float]:
     """The ink's atoms, left to right, and the line height they were cut by. With the strokes it
-    was drawn in, each piece of ink is first split into its strokes, in the order they were drawn:
-    people write a number digit after digit, so touching digits part where one's strokes end and
-    the next one's begin, which no cut through the picture finds as well."""
+    was drawn in, a piece wide enough to hold two digits is first split into its strokes, in the
+    order drawn: people write a number digit after digit, so touching digits part where one's
+    strokes end and the next one's begin, which no cut through the picture finds as well."""
     mask = ink >= INK_LEVEL
     if int(mask.sum()) < MIN_INK_PIXELS:
         raise PreprocessError("blank_image", "too little ink to read a number")
@@ -88,7 +92,7 @@ def atoms_of(ink: np.ndarray, strokes: Strokes | None = None) -> tuple[list[Atom
         owner = None
     out: list[Atom] = []
     for p in merged:
-        if owner is None:
+        if owner is None or p.right - p.left + 1 <= SPLIT_WIDTH * line:
             out.extend(cut(p, line))
             continue
         which = owner[p.ys, p.xs]
