@@ -87,12 +87,13 @@ def atoms_of(ink: np.ndarray, strokes: Strokes | None = None) -> tuple[list[Atom
         nearest = min(big, key=lambda b: abs((b.left + b.right) / 2 - p.xs.mean()))
         nearest.ys, nearest.xs = np.concatenate([nearest.ys, p.ys]), np.concatenate([nearest.xs, p.xs])
     merged = merge_overlapping(sorted(big, key=lambda p: p.left))
-    owner = stroke_owners(mask, strokes) if strokes else None
+    wide = [p.right - p.left + 1 > SPLIT_WIDTH * line for p in merged]
+    owner = stroke_owners(mask, strokes) if strokes and any(wide) else None  # spaced digits need none
     if owner is not None and np.count_nonzero(owner) < STROKES_COVER * np.count_nonzero(mask):
         owner = None
     out: list[Atom] = []
-    for p in merged:
-        if owner is None or p.right - p.left + 1 <= SPLIT_WIDTH * line:
+    for p, split in zip(merged, wide, strict=True):
+        if owner is None or not split:
             out.extend(cut(p, line))
             continue
         which = owner[p.ys, p.xs]

@@ -11,7 +11,7 @@ from flask import Blueprint, Request, Response, jsonify, request
 from PIL import Image, UnidentifiedImageError
 
 from bengali_digit.limits import PreprocessError, check_size
-from bengali_digit.payload import image_bytes
+from bengali_digit.payload import decoded, image_bytes
 from bengali_digit.strokes import Strokes, parse_strokes
 from gateway.metrics import metrics
 from gateway.upstream import Answer, client
@@ -80,8 +80,11 @@ def read_image(req: Request) -> bytes:
 
 
 def read_strokes(req: Request) -> Strokes | None:
-    """The strokes of a JSON body, checked; None for any other body (read_image has read it)."""
-    body = json_body(req) if req.mimetype == "application/json" else None
+    """The strokes of a JSON body, checked, whatever type it was sent as (as the handler reads it);
+    None for any other body. read_image has read the body and refused what it could not read."""
+    if req.mimetype == "multipart/form-data":
+        return None
+    body = json_body(req) if req.mimetype == "application/json" else decoded(req.get_data())
     return parse_strokes(body.get("strokes")) if isinstance(body, dict) else None
 
 

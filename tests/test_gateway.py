@@ -5,6 +5,7 @@ recovery after, probes, security headers and metrics."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -118,9 +119,12 @@ def number_with_strokes(strokes=None) -> dict:
             "strokes": [[list(p) for p in s] for s in n.strokes] if strokes is None else strokes}, n.label
 
 
-def test_number_with_strokes_equals_torchserves_own(gateway, torchserve):
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "image/png"])
+def test_number_with_strokes_equals_torchserves_own(gateway, torchserve, content_type):
+    """The page's JSON, under whatever type a client labels it: read as the handler reads it."""
     sent, label = number_with_strokes()
-    mine, theirs = via_gateway(gateway, "/api/number", json=sent), direct(torchserve, NUMBER_MODEL_NAME, json=sent)
+    kwargs = {"data": json.dumps(sent), "headers": {"Content-Type": content_type}}
+    mine, theirs = via_gateway(gateway, "/api/number", **kwargs), direct(torchserve, NUMBER_MODEL_NAME, **kwargs)
     assert mine.status_code == theirs.status_code == 200, mine.text
     assert mine.json() == theirs.json() and mine.json()["number"] == label, (label, mine.text)
 
