@@ -39,10 +39,10 @@ SPECK = 0.02  # pieces under this share of the line height in both sides are dot
 # Strokes sent with the picture must reach this share of its ink, grown along the ink from their
 # centre lines by at most MAX_GROWTH pixels (a wide pen's half-width), or the picture alone is read.
 STROKES_COVER = 0.95
+MAX_GROWTH = 48
 # Only a piece wider than this many line heights can hold two digits and is split into its strokes:
 # a narrower one split so would offer a digit's half-strokes as candidates (docs/model-card.md, Numbers).
 SPLIT_WIDTH = 0.8
-MAX_GROWTH = 48
 
 # prepared (N, 28, 28) -> (calibrated digit probabilities (N, 10), is a digit (N,), digit score in [0, 1] (N,))
 Classify = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -151,7 +151,10 @@ def stroke_owners(mask: np.ndarray, strokes: Strokes) -> np.ndarray:
     for k, stroke in enumerate(strokes, start=1):
         # points far off the picture would overflow Pillow's integer coordinates
         points = [(min(max(x, -1.0), w + 1.0), min(max(y, -1.0), h + 1.0)) for x, y, *_ in stroke]
-        draw.line(points, fill=k) if len(points) > 1 else draw.point(points, fill=k)
+        if len(points) > 1:
+            draw.line(points, fill=k)
+        else:
+            draw.point(points, fill=k)
     owner = np.asarray(lines, dtype=np.int32) * mask
     for _ in range(MAX_GROWTH):
         free = mask & (owner == 0)
