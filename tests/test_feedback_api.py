@@ -185,7 +185,7 @@ def test_database_down_answers_503_and_predictions_go_on(tmp_path, how):
     store = app.extensions["feedback"].store
     client = app.test_client()
     # a prediction, answered by a stand-in for TorchServe, never makes so much as the engine
-    app.extensions["torchserve"].predict = lambda image, kind="digit": Answer(200, {"digit": 3})
+    app.extensions["torchserve"].predict = lambda image, kind="digit", strokes=None: Answer(200, {"digit": 3})
     assert client.post("/api/predict", data=drawing(3), content_type="image/png").status_code == 200
     assert store._engine is None
     if how == "full":

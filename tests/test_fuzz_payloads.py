@@ -1,6 +1,7 @@
 """Property-based tests of reading request bodies (bengali_digit.payload): whatever JSON values,
-bytes, text, data URLs or TorchServe batch rows come in, the answer is image bytes or the module's
-own PreprocessError (a known code, a message), never any other exception."""
+bytes, text, data URLs, strokes or TorchServe batch rows come in, the answer is image bytes (and
+checked strokes) or the module's own PreprocessError (a known code, a message), never any other
+exception."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bengali_digit.limits import STATUS_BY_CODE, PreprocessError
-from bengali_digit.payload import image_bytes, request_body
+from bengali_digit.payload import drawing, image_bytes, request_body
 from tests.fuzzing import FUZZ
 
 # JSON-like values as TorchServe hands them to the handler after parsing a body.
@@ -50,6 +51,19 @@ def test_arbitrary_rows(row):
         payload_outcome(request_body(row))
     except PreprocessError as err:
         assert err.code == "empty_input"
+
+
+@FUZZ
+@given(JSON, st.dictionaries(st.just("strokes"), JSON, min_size=1))
+def test_arbitrary_strokes(image, strokes):
+    """A number's JSON with any "strokes": checked strokes, or the module's own refusal."""
+    body = {"image": "iVBORw0KGgo=", **strokes} if image is None else {"image": image, **strokes}
+    try:
+        data, checked = drawing(body)
+    except PreprocessError as err:
+        assert err.code in STATUS_BY_CODE and err.message
+        return
+    assert isinstance(data, bytes) and (checked is None or checked == strokes["strokes"])
 
 
 def test_json_nested_beyond_the_parser():

@@ -9,6 +9,8 @@ import base64
 import numpy as np
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
 from bengali_digit import DIGITS
@@ -17,6 +19,7 @@ from bengali_digit.limits import PreprocessError
 from bengali_digit.number import MAX_DIGITS, read_number
 from synthetic.digit_images import bengali_fonts, png_bytes
 from synthetic.strokes import font_numbers
+from tests.fuzzing import FUZZ
 from training.evaluate import Served
 
 FONTS = bengali_fonts()
@@ -113,6 +116,24 @@ def test_strokes_that_miss_the_ink_are_ignored(served, touching):
     for n in touching[:5]:
         shifted = [[(x + 5000, y) for x, y in stroke] for stroke in n.strokes]
         assert read_number(n.image, served.classify, shifted) == read_number(n.image, served.classify)
+
+
+COORDINATE = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False)
+POINT = st.lists(COORDINATE, min_size=2, max_size=3)
+
+
+@FUZZ
+@given(st.lists(st.lists(POINT, min_size=1, max_size=6), min_size=1, max_size=8))
+def test_any_strokes_give_an_answer_or_a_refusal(served, strokes):
+    """Whatever strokes come with a picture (off it, huge, one point, crossing everything), the
+    number is read or refused by name, never a crash."""
+    image, _ = render_number("৫৮", FONTS[0], -6)
+    try:
+        answer = read_number(image, served.classify, strokes)
+    except PreprocessError as err:
+        assert err.code in ("too_many_digits", "no_digit", "blank_image"), err.code
+        return
+    assert answer["digits"] and all(d["box"][0] < d["box"][2] for d in answer["digits"])
 
 
 def test_errors_name_the_problem(served):
