@@ -10,6 +10,7 @@ send their canvas as it is: 280 px, 400 px, or 560 (280 px at devicePixelRatio 2
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from functools import cache
@@ -80,12 +81,27 @@ def canvas_png(seed: int, side: int | None = None) -> tuple[int, bytes]:
 
 def page_cut(image: Image.Image) -> Image.Image:
     """The part of a drawing on white that the page sends: the ink's box and PAGE_MARGIN px of paper."""
+    return image.crop(page_box(image))
+
+
+def page_box(image: Image.Image) -> tuple[int, int, int, int]:
+    """Where `page_cut` cuts: (x0, y0, x1, y1), the whole image when it holds no ink."""
     ink = np.asarray(image.convert("L")) < 255
     ys, xs = np.nonzero(ink)
     if not len(ys):
-        return image
-    return image.crop((max(0, xs.min() - PAGE_MARGIN), max(0, ys.min() - PAGE_MARGIN),
-                       min(image.width, xs.max() + 1 + PAGE_MARGIN), min(image.height, ys.max() + 1 + PAGE_MARGIN)))
+        return 0, 0, image.width, image.height
+    return (max(0, int(xs.min()) - PAGE_MARGIN), max(0, int(ys.min()) - PAGE_MARGIN),
+            min(image.width, int(xs.max()) + 1 + PAGE_MARGIN), min(image.height, int(ys.max()) + 1 + PAGE_MARGIN))
+
+
+def page_number(number: numbers.Number) -> bytes:
+    """A number as the page's Number mode sends it: JSON of its cut PNG and the strokes it was drawn
+    in, in the cut's pixels."""
+    image = Image.fromarray(number.image).convert("RGBA")
+    x0, y0, _, _ = box = page_box(image)
+    strokes = [[[round(x - x0, 1), round(y - y0, 1)] for x, y in stroke] for stroke in number.strokes]
+    data = base64.b64encode(png(image.crop(box))).decode("ascii")
+    return json.dumps({"image": f"data:image/png;base64,{data}", "strokes": strokes}).encode()
 
 
 def kind(width: int) -> str:
@@ -104,31 +120,32 @@ def canvas_pngs(count: int, start: int = 0) -> list[tuple[int, bytes]]:
     return [canvas_png(start + i) for i in range(count)]
 
 
-def number_pngs(count: int, digits: int) -> list[tuple[str, bytes]]:
-    """`count` different handwritten numbers of `digits` digits, as (digit string, PNG): composed by
-    training.numbers from the shared strokes, spaced, tight and touching in turn; without the strokes
-    file, Bengali font digits side by side."""
+def number_bodies(count: int, digits: int) -> list[tuple[str, bytes]]:
+    """`count` different handwritten numbers of `digits` digits, as (digit string, request body):
+    composed by training.numbers from the shared strokes, spaced, tight and touching in turn, every
+    other one as the page sends it (`page_number`) and the rest as PNGs of the whole picture; without
+    the strokes file, PNGs of Bengali font digits side by side."""
     if drawings():
         source = [(digit, strokes) for digit, _, strokes in drawings()]
         k, r = -(-count // len(numbers.REGIMES)), len(numbers.REGIMES)
         made = list(numbers.generate(source, k, seed=0, lengths=[digits]))  # regime after regime
         # interleaved, so that every load meets all three regimes
-        pairs = [(n.label, Image.fromarray(n.image).convert("RGBA"))
-                 for n in (made[j * k + i] for i in range(k) for j in range(r))][:count]
-    else:
-        rng = np.random.default_rng(0)
-        pairs = []
-        for _ in range(count):
-            label = "".join(str(d) for d in rng.integers(0, 10, digits))
-            glyphs = [font_digit(int(d), rng, 140).convert("L") for d in label]
-            crops = [g.crop(Image.eval(g, lambda v: 255 - v).getbbox()) for g in glyphs]
-            gap = 20
-            image = Image.new("L", (sum(c.width for c in crops) + gap * (len(crops) + 1), 180), 255)
-            x = gap
-            for c in crops:
-                image.paste(c, (x, (180 - c.height) // 2))
-                x += c.width + gap
-            pairs.append((label, image.convert("RGBA")))
+        interleaved = [made[j * k + i] for i in range(k) for j in range(r)][:count]
+        return [(n.label, page_number(n) if i % 2 == 0 else png(Image.fromarray(n.image).convert("RGBA")))
+                for i, n in enumerate(interleaved)]
+    rng = np.random.default_rng(0)
+    pairs = []
+    for _ in range(count):
+        label = "".join(str(d) for d in rng.integers(0, 10, digits))
+        glyphs = [font_digit(int(d), rng, 140).convert("L") for d in label]
+        crops = [g.crop(Image.eval(g, lambda v: 255 - v).getbbox()) for g in glyphs]
+        gap = 20
+        image = Image.new("L", (sum(c.width for c in crops) + gap * (len(crops) + 1), 180), 255)
+        x = gap
+        for c in crops:
+            image.paste(c, (x, (180 - c.height) // 2))
+            x += c.width + gap
+        pairs.append((label, image.convert("RGBA")))
     return [(label, png(image)) for label, image in pairs]
 
 

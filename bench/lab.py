@@ -105,7 +105,7 @@ class Lab:
         self.defaults = shipped_defaults()
         self.store = build_archive(work / "model_store")[0].parent
         self.bodies: Bodies = canvas.canvas_pngs(plan.payloads)
-        self.number_bodies: Bodies = canvas.number_pngs(plan.payloads, plan.number_digits)
+        self.number_bodies: Bodies = canvas.number_bodies(plan.payloads, plan.number_digits)
         self.no_digit_bodies: Bodies = canvas.no_digit_pngs(plan.payloads)
         self.me = psutil.Process()
 

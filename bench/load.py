@@ -8,6 +8,7 @@ connection pool and TorchServe's queues), so requests/s = answers in the window 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections import Counter
@@ -60,6 +61,17 @@ def png_width(png: bytes) -> int:
     return int.from_bytes(png[16:20], "big")  # IHDR, right after the 8-byte signature and its header
 
 
+def is_json(body: bytes) -> bool:
+    return body[:1] == b"{"
+
+
+def body_width(body: bytes) -> int:
+    """The width of the image a body carries: a PNG, or the page's JSON holding one as a data URL."""
+    if is_json(body):
+        return png_width(base64.b64decode(json.loads(body)["image"].partition(",")[2]))
+    return png_width(body)
+
+
 def profile_of(samples: list[Sample]) -> dict:
     batches = [s.batch for s in samples if s.batch]
     sides = Counter(s.side for s in samples)
@@ -100,8 +112,8 @@ async def _run(url: str, bodies: Bodies, concurrency: int, seconds: float,
     measure_from, stop_at = start + warmup, start + warmup + seconds
     # one connection per client, kept alive: the way a pool of browsers or a proxy talks to us
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
-    headers = {"Content-Type": "image/png"}
-    sides = [png_width(png) for _, png in bodies]
+    types = [{"Content-Type": "application/json" if is_json(body) else "image/png"} for _, body in bodies]
+    sides = [body_width(body) for _, body in bodies]
 
     async def client(index: int, session: aiohttp.ClientSession) -> None:
         k = index
@@ -113,7 +125,7 @@ async def _run(url: str, bodies: Bodies, concurrency: int, seconds: float,
             t0 = time.perf_counter()
             status, right, batch = "", False, 0
             try:
-                async with session.post(url, data=body, headers=headers) as response:
+                async with session.post(url, data=body, headers=types[i]) as response:
                     raw = await response.read()
                     status = str(response.status)
                     batch = int(response.headers.get("X-Batch-Size", 0))

@@ -4,8 +4,10 @@ writes well-formed results. Correctness only: nothing here looks at how fast any
 from __future__ import annotations
 
 import ast
+import base64
 import importlib
 import inspect
+import io
 import json
 import subprocess
 import sys
@@ -15,9 +17,10 @@ from pathlib import Path
 from types import CodeType
 
 import pytest
+from PIL import Image
 
-from bench import profile, report
-from bench.canvas import canvas_pngs, no_digit_pngs, number_pngs
+from bench import canvas, profile, report
+from bench.canvas import canvas_pngs, no_digit_pngs, number_bodies
 from bench.load import what_is_right
 from bench.thresholds import LIMIT_BATCH
 from bengali_digit.catalog import ROOT
@@ -42,11 +45,22 @@ def test_canvas_pngs_are_varied_real_pngs():
     assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for _, png in bodies)
 
 
-def test_number_pngs_are_four_digit_numbers():
-    bodies = number_pngs(6, 4)
-    assert len({png for _, png in bodies}) == 6
+def test_number_bodies_are_four_digit_numbers():
+    bodies = number_bodies(6, 4)
+    assert len({body for _, body in bodies}) == 6
     assert all(len(label) == 4 and label.isdigit() for label, _ in bodies)
-    assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for _, png in bodies)
+    pngs = [body for _, body in bodies if body.startswith(b"\x89PNG\r\n\x1a\n")]
+    if not canvas.drawings():
+        assert len(pngs) == len(bodies)  # font digits: no strokes to send
+        return
+    # with the shared strokes, every other one as the page sends it: the cut PNG and its strokes
+    assert len(pngs) == 3
+    for _, body in bodies[::2]:
+        sent = json.loads(body)
+        png = base64.b64decode(sent["image"].removeprefix("data:image/png;base64,"))
+        width, height = Image.open(io.BytesIO(png)).size
+        points = [p for stroke in sent["strokes"] for p in stroke]
+        assert all(0 <= x < width and 0 <= y < height for x, y in points)
 
 
 def test_no_digit_pngs_are_scribbles_and_letters_in_turn():
