@@ -115,7 +115,8 @@ def number_table(results: dict) -> str:
         "Each number is read by running the network on every candidate split of its ink (see the model card), "
         "so one request is many forward passes. \"Read right\" is the share of answers that equal the drawn "
         "number, a sanity check: the numbers are composed from both halves of canvas_val (spaced, tight and "
-        "touching in turn), NumtaDB's coarse redrawings among them; the model card has the accuracy.")
+        "touching in turn), NumtaDB's coarse redrawings among them, every other one sent as the page sends it "
+        "(the cut PNG and its strokes, as JSON); the model card has the accuracy.")
 
 
 def not_sure_table(results: dict) -> str:
