@@ -98,25 +98,29 @@ def atoms_of(ink: np.ndarray, strokes: Strokes | None = None) -> tuple[list[Atom
             continue
         which = owner[p.ys, p.xs]
         # a digit's own strokes overlap left to right as its pieces do: merged back the same way
-        drawn = merge_overlapping([Atom(p.ys[which == k], p.xs[which == k]) for k in np.unique(which[which > 0])])
+        drawn = merge_overlapping([Atom(p.ys[which == k], p.xs[which == k]) for k in np.unique(which[which > 0])],
+                                  any_earlier=True)
         for a in drawn:
             out.extend(cut(a, line))  # a stroke wider than a digit may still write two
     return out, line
 
 
-def merge_overlapping(pieces: list[Atom]) -> list[Atom]:
+def merge_overlapping(pieces: list[Atom], any_earlier: bool = False) -> list[Atom]:
     """Pieces of one digit drawn in several strokes overlap left to right far more than neighbouring
-    digits do: merge a piece into the previous one when most of the narrower one lies within it."""
+    digits do: merge a piece into the previous one when most of the narrower one lies within it (or,
+    `any_earlier`, into the latest earlier one it so lies within: a stroke added to a digit after
+    the next digit was begun)."""
     out: list[Atom] = []
     for p in pieces:
-        if out:
-            q = out[-1]
+        for k in range(len(out) - 1, -1 if any_earlier else max(len(out) - 2, -1), -1):
+            q = out[k]
             overlap = min(p.right, q.right) - max(p.left, q.left) + 1
             narrower = min(p.right - p.left, q.right - q.left) + 1
             if overlap >= 0.6 * narrower:
-                out[-1] = Atom(np.concatenate([q.ys, p.ys]), np.concatenate([q.xs, p.xs]))
-                continue
-        out.append(p)
+                out[k] = Atom(np.concatenate([q.ys, p.ys]), np.concatenate([q.xs, p.xs]))
+                break
+        else:
+            out.append(p)
     return out
 
 

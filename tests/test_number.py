@@ -110,6 +110,23 @@ def test_strokes_in_any_order_give_the_digits_left_to_right(served, touching):
             assert again["number"] == n.label, (n.label, again["number"])
 
 
+def test_a_stroke_added_to_a_digit_later_still_belongs_to_it(served, touching):
+    """A person finishes the first digit after beginning the next: that digit's last stroke comes
+    last. The reading holds, where the strokes in order alone would part the first digit."""
+    late, pictures, n_late = 0, 0, 0
+    for n in touching:
+        x0, _, x1, _ = n.boxes[0]
+        first = [i for i, s in enumerate(n.strokes) if all(x0 - 1 <= x <= x1 + 1 for x, _ in s)]
+        if len(first) < 2:
+            continue
+        n_late += 1
+        moved = [s for i, s in enumerate(n.strokes) if i != first[-1]] + [n.strokes[first[-1]]]
+        late += read_number(n.image, served.classify, moved)["number"] == n.label
+        pictures += read_number(n.image, served.classify)["number"] == n.label
+    print(f"{n_late} numbers with a late stroke: {late} read right, {pictures} from pictures")
+    assert n_late >= 20 and late >= 0.9 * n_late and late >= pictures
+
+
 def test_strokes_that_miss_the_ink_are_ignored(served, touching):
     """Strokes that do not match the picture (another drawing's, shifted away) cannot make the
     reading worse than the picture's alone."""
