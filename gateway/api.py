@@ -11,8 +11,7 @@ from flask import Blueprint, Request, Response, jsonify, request
 from PIL import Image, UnidentifiedImageError
 
 from bengali_digit.limits import PreprocessError, check_size
-from bengali_digit.payload import decoded, image_bytes
-from bengali_digit.strokes import Strokes, parse_strokes
+from bengali_digit.payload import drawing, image_bytes
 from gateway.metrics import metrics
 from gateway.upstream import Answer, client
 
@@ -42,10 +41,11 @@ def number():
 
 
 def forward(kind: str) -> Answer:
-    """The request's image, read and checked, and the answer of TorchServe's model for `kind`."""
-    image = read_image(request)
+    """The request's image (a number's with its strokes, when sent), read and checked as the handler
+    reads it, and the answer of TorchServe's model for `kind`."""
+    body = read_payload(request)
+    image, strokes = drawing(body) if kind == "number" else (image_bytes(body), None)
     check_image(image)
-    strokes = read_strokes(request) if kind == "number" else None
     return client().predict(image, kind, strokes)
 
 
@@ -56,36 +56,28 @@ def no_store(response: Response) -> Response:
     return response
 
 
-def read_image(req: Request) -> bytes:
-    """The image bytes of a request in any form the handler accepts; PreprocessError otherwise.
+def read_payload(req: Request) -> object:
+    """The request's payload in a form `bengali_digit.payload` reads (a JSON value, text or bytes),
+    as TorchServe hands each form to the handler; PreprocessError for a type it does not take.
     Reading the body enforces MAX_CONTENT_LENGTH (413) before anything is decoded."""
     mimetype = req.mimetype
     if mimetype == "application/json":
-        return image_bytes(json_body(req))
+        return json_body(req)
     if mimetype == "multipart/form-data":
         upload = next(iter(req.files.values()), None)
         if upload is None:
             raise PreprocessError("missing_image", "the form has no file field holding an image")
-        return image_bytes(upload.read())
+        return upload.read()
     if mimetype.startswith("text/"):
         try:
-            return image_bytes(req.get_data().decode("utf-8"))
+            return req.get_data().decode("utf-8")
         except UnicodeDecodeError:
             raise PreprocessError("bad_request", "text body is not UTF-8") from None
     if mimetype in RAW_TYPES or mimetype.startswith("image/"):
-        return image_bytes(req.get_data())
+        return req.get_data()
     raise PreprocessError("unsupported_media_type",
                           f"content type {mimetype!r} is not accepted: send image bytes, JSON "
                           '{"image": "<data URL>"}, a data URL as text, or a multipart file')
-
-
-def read_strokes(req: Request) -> Strokes | None:
-    """The strokes of a JSON body, checked, whatever type it was sent as (as the handler reads it);
-    None for any other body. read_image has read the body and refused what it could not read."""
-    if req.mimetype == "multipart/form-data":
-        return None
-    body = json_body(req) if req.mimetype == "application/json" else decoded(req.get_data())
-    return parse_strokes(body.get("strokes")) if isinstance(body, dict) else None
 
 
 def json_body(req: Request) -> object:

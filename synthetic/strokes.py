@@ -8,9 +8,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from skimage.morphology import skeletonize
 
-from synthetic.digit_images import CANVAS, bengali_fonts, render_digit
+from synthetic.bad_inputs import data_url
+from synthetic.digit_images import CANVAS, bengali_fonts, png_bytes, render_digit
 
 Stroke = list[tuple[float, float]]
 NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
@@ -29,6 +31,13 @@ def font_numbers(regime: str, count: int, lengths: tuple[int, ...] = (2, 3, 4), 
 
     source = [(d, font_strokes(d, font)) for font in bengali_fonts() for d in range(10)]
     return list(numbers.generate(source, count, seed=seed, regimes=[regime], lengths=list(lengths)))
+
+
+def page_json(number) -> dict:
+    """A composed number (`font_numbers`) as the page's Number mode sends it: JSON of its PNG and
+    the strokes it was drawn in."""
+    return {"image": data_url(png_bytes(Image.fromarray(number.image))),
+            "strokes": [[list(p) for p in stroke] for stroke in number.strokes]}
 
 
 def trace(skeleton: np.ndarray) -> list[Stroke]:

@@ -18,7 +18,7 @@ from service.gateway import Gateway
 from service.torchserve import TorchServe
 from synthetic.bad_inputs import BY_NAME
 from synthetic.digit_images import bengali_fonts, png_bytes, render_digit, render_text
-from synthetic.strokes import SCRIBBLES, draw, font_numbers
+from synthetic.strokes import SCRIBBLES, draw, font_numbers, page_json
 from tests.answers import assert_same_answer, check_body, check_error
 from tests.metrics_page import MetricsPage
 
@@ -112,11 +112,10 @@ def test_number_models_4xx_json_is_passed_through(gateway, torchserve, image, co
     assert check_error(mine, 422, code, gateway=True) == theirs.json()
 
 
-def number_with_strokes(strokes=None) -> dict:
-    """A touching number composed from font strokes, as the page sends it: PNG and strokes in JSON."""
+def number_with_strokes() -> tuple[dict, str]:
+    """A touching number composed from font strokes, as the page sends it, and its label."""
     n = font_numbers("touching", 1, lengths=(3,))[0]
-    return {"image": data_url(png_bytes(Image.fromarray(n.image))),
-            "strokes": [[list(p) for p in s] for s in n.strokes] if strokes is None else strokes}, n.label
+    return page_json(n), n.label
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/plain", "image/png"])
@@ -134,7 +133,7 @@ def test_number_with_strokes_equals_torchserves_own(gateway, torchserve, content
     ([[[0.0, 0.0]]] * 101, 413, "too_many_points"),
 ])
 def test_bad_strokes_get_torchserves_error(gateway, torchserve, strokes, status, code):
-    sent, _ = number_with_strokes(strokes)
+    sent = {**number_with_strokes()[0], "strokes": strokes}
     mine, theirs = via_gateway(gateway, "/api/number", json=sent), direct(torchserve, NUMBER_MODEL_NAME, json=sent)
     assert check_error(mine, status, code, gateway=True) == theirs.json()
 

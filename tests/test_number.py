@@ -4,8 +4,6 @@ the `bengali_number` model through a real TorchServe."""
 
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 import pytest
 import requests
@@ -18,7 +16,7 @@ from bengali_digit.catalog import NUMBER_MODEL_NAME
 from bengali_digit.limits import PreprocessError
 from bengali_digit.number import MAX_DIGITS, read_number
 from synthetic.digit_images import bengali_fonts, png_bytes
-from synthetic.strokes import font_numbers
+from synthetic.strokes import font_numbers, page_json
 from tests.fuzzing import FUZZ
 from training.evaluate import Served
 
@@ -176,17 +174,10 @@ def test_bengali_number_through_torchserve(torchserve):
         assert abs(d["box"][0] - want[0]) <= 3 and abs(d["box"][2] - want[2]) <= 3
 
 
-def with_strokes(n, strokes=None) -> dict:
-    """A composed number as the page sends it: JSON with the PNG and the strokes it was drawn in."""
-    png = base64.b64encode(png_bytes(Image.fromarray(n.image))).decode()
-    return {"image": f"data:image/png;base64,{png}",
-            "strokes": [[list(p) for p in s] for s in n.strokes] if strokes is None else strokes}
-
-
 def test_strokes_through_torchserve(torchserve, touching):
     url = f"{torchserve.inference}/predictions/{NUMBER_MODEL_NAME}"
     n = touching[0]
-    r = requests.post(url, json=with_strokes(n), timeout=30)
+    r = requests.post(url, json=page_json(n), timeout=30)
     assert r.status_code == 200 and r.json()["number"] == n.label, (n.label, r.text)
 
 
@@ -196,7 +187,7 @@ def test_strokes_through_torchserve(torchserve, touching):
 ])
 def test_bad_strokes_are_refused_by_name(torchserve, touching, strokes, status, code):
     url = f"{torchserve.inference}/predictions/{NUMBER_MODEL_NAME}"
-    r = requests.post(url, json=with_strokes(touching[0], strokes), timeout=30)
+    r = requests.post(url, json={**page_json(touching[0]), "strokes": strokes}, timeout=30)
     assert r.status_code == status and r.json()["error"] == code, r.text
 
 
