@@ -70,8 +70,8 @@ evaluate: $(VENV)/.runtime  ## the served answers on a set: make evaluate DATA=f
 	$(PY) -m training.evaluate $(or $(DATA),canvas) --data-dir $(DATA_DIR) $(if $(NONDIGITS),--nondigits $(NONDIGITS)) \
 	  $(if $(OUT),--out $(OUT))
 
-evaluate-numbers: $(VENV)/.runtime  ## whole-number accuracy per regime and length on numbers composed from canvas_val strokes, read with their strokes as the page sends them [PICTURES_ONLY=1] [OUT=file.json]
-	$(PY) -m training.evaluate_numbers --strokes $(DATA_DIR)/canvas_val_strokes.json $(if $(PICTURES_ONLY),--pictures-only) $(if $(OUT),--out $(OUT))
+evaluate-numbers: $(VENV)/.runtime  ## whole-number accuracy per regime and length on numbers composed from canvas_val strokes (or STROKES=file from python -m training.trace), read with their strokes as the page sends them [PICTURES_ONLY=1] [OUT=file.json]
+	$(PY) -m training.evaluate_numbers --strokes $(or $(STROKES),$(DATA_DIR)/canvas_val_strokes.json) $(if $(PICTURES_ONLY),--pictures-only) $(if $(OUT),--out $(OUT))
 
 release: $(VENV)/.runtime  ## archive WEIGHTS (default: the committed) as VERSION=x.y of both models; registered beside the running one
 	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y [WEIGHTS=path]"; exit 2; }

@@ -19,8 +19,13 @@ NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != 
 
 
 def font_strokes(digit: int, font: Path, glyph_px: int = 220, step: int = 4) -> list[Stroke]:
-    """The digit's skeleton traced into polylines, every `step`-th pixel kept."""
-    ink = np.asarray(render_digit(digit, font, glyph_px)) < 128
+    """The digit rendered from `font` and traced (`ink_strokes`)."""
+    return ink_strokes(np.asarray(render_digit(digit, font, glyph_px)) < 128, step)
+
+
+def ink_strokes(ink: np.ndarray, step: int = 4) -> list[Stroke]:
+    """An ink mask thinned to its skeleton and traced into polylines, every `step`-th pixel kept;
+    walks under 6 pixels, the stubs a skeleton leaves where lines meet, are dropped."""
     return [[*path[::step], path[-1]] for path in trace(skeletonize(ink)) if len(path) >= 6]
 
 

@@ -1,5 +1,6 @@
 """Whole-number accuracy of the number reader (bengali_digit.number) with the served digit model, on
-numbers composed from canvas_val's pen strokes (training/numbers.py): per spacing regime, per
+numbers composed from canvas_val's pen strokes, or any file in its format such as ISI's held-out
+digits traced by training/trace.py (composed by training/numbers.py): per spacing regime, per
 length, overall. A number is right only if every digit is read and the string equals the label; a
 "not sure" digit or a refusal (PreprocessError) counts as wrong. Each number is read as the page sends
 it, the picture with the strokes it was drawn in, or with --pictures-only as a picture alone (what a
