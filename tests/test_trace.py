@@ -3,6 +3,8 @@ packed file made here from a Bengali font stands in for ../shared's, so no share
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
@@ -18,7 +20,7 @@ N_ISI = 40
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory) -> tuple[np.ndarray, np.ndarray, object]:
+def packed(tmp_path_factory) -> tuple[np.ndarray, np.ndarray, Path]:
     """(ISI images 28×28 ink 255 on 0, their labels, the packed file), digits in turn."""
     font = bengali_fonts()[0]
     y = np.arange(N_ISI) % 10
@@ -40,7 +42,8 @@ def test_only_held_out_rows_with_their_labels(packed):
 def test_strokes_trace_the_ink(packed):
     x, _, path = packed
     for item in held_out_isi(path):
-        big = np.asarray(Image.fromarray(x[item["index"]]).resize((28 * UPSCALE, 28 * UPSCALE))) > 127
+        upscaled = Image.fromarray(x[item["index"]]).resize((28 * UPSCALE, 28 * UPSCALE), Image.Resampling.BILINEAR)
+        big = np.asarray(upscaled) > 127
         points = np.array([p for s in item["strokes"] for p in s])
         assert big[points[:, 1].astype(int), points[:, 0].astype(int)].mean() > 0.95  # on the ink, (x, y)
         # and all of it: the digit's centre line lies along the strokes, none of it left out
