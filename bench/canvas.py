@@ -10,7 +10,6 @@ send their canvas as it is: 280 px, 400 px, or 560 (280 px at devicePixelRatio 2
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from functools import cache
@@ -18,6 +17,7 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageDraw
 
+from synthetic.bad_inputs import data_url
 from training import numbers
 from training.data import DEFAULT_DATA_DIR
 
@@ -100,8 +100,7 @@ def page_number(number: numbers.Number) -> bytes:
     image = Image.fromarray(number.image).convert("RGBA")
     x0, y0, _, _ = box = page_box(image)
     strokes = [[[round(x - x0, 1), round(y - y0, 1)] for x, y in stroke] for stroke in number.strokes]
-    data = base64.b64encode(png(image.crop(box))).decode("ascii")
-    return json.dumps({"image": f"data:image/png;base64,{data}", "strokes": strokes}).encode()
+    return json.dumps({"image": data_url(png(image.crop(box))), "strokes": strokes}).encode()
 
 
 def kind(width: int) -> str:

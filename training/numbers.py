@@ -49,7 +49,7 @@ class Number:
     pen: float
     height: float
     gaps: list[float] = field(default_factory=list)
-    strokes: list[list[tuple[float, float]]] = field(default_factory=list)  # centre lines as drawn, in order
+    strokes: list[Stroke] = field(default_factory=list)  # centre lines as drawn, in order
 
 
 def load_strokes(path: Path, src: int | None = None) -> list[tuple[int, list[Stroke]]]:
